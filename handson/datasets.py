@@ -1,0 +1,430 @@
+"""Interactions and Dataset: the data contract of the whole course.
+
+A :class:`Dataset` fixes the user index and the item index **once**, at load time, over
+the whole catalog (items without any interaction included). Everything downstream works
+with contiguous integer indices; raw ids are looked up through the dataset. Item features
+are rows aligned with the item index, so no re-mapping is ever needed after a split.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+__all__ = ["Interactions", "Dataset", "from_frames", "load", "available"]
+
+
+@dataclass
+class Interactions:
+    """A set of (user, item) pairs over a fixed index, optionally with ratings and timestamps.
+
+    ``users`` and ``items`` are int64 arrays of shape ``(n,)`` holding indices in
+    ``[0, n_users)`` and ``[0, n_items)``; ``ratings`` (float32) and ``timestamps`` (int64)
+    are ``None`` or arrays of the same shape.
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    n_users: int
+    n_items: int
+    ratings: np.ndarray | None = None
+    timestamps: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.users = _as_index_array(self.users, "users")
+        self.items = _as_index_array(self.items, "items")
+        self.n_users, self.n_items = int(self.n_users), int(self.n_items)
+        n = len(self.users)
+        if len(self.items) != n:
+            raise ValueError(f"users and items differ in length ({n} vs {len(self.items)}).")
+        for name, size in (("users", self.n_users), ("items", self.n_items)):
+            arr = getattr(self, name)
+            if n and (arr.min() < 0 or arr.max() >= size):
+                bad = arr[(arr < 0) | (arr >= size)][:5].tolist()
+                raise ValueError(
+                    f"{name} contains indices outside [0, n_{name}={size}): {bad}. "
+                    "Map raw ids to indices with Dataset.user_index()/item_index() first."
+                )
+        if self.ratings is not None:
+            self.ratings = np.asarray(self.ratings, dtype=np.float32)
+            if self.ratings.shape != (n,):
+                raise ValueError(f"ratings has shape {self.ratings.shape}, expected ({n},).")
+        if self.timestamps is not None:
+            self.timestamps = np.asarray(self.timestamps, dtype=np.int64)
+            if self.timestamps.shape != (n,):
+                raise ValueError(f"timestamps has shape {self.timestamps.shape}, expected ({n},).")
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {a}" for a in ("ratings", "timestamps") if getattr(self, a) is not None)
+        return (f"Interactions({len(self):,} pairs, n_users={self.n_users:,}, "
+                f"n_items={self.n_items:,}{extra})")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_users, self.n_items)
+
+    def to_csr(self, values: str = "binary") -> sp.csr_matrix:
+        """The ``(n_users, n_items)`` float32 CSR matrix; ``values`` is "binary" or "ratings".
+
+        Duplicate pairs are collapsed (binary: 1, ratings: the last rating given).
+        """
+        if values == "ratings":
+            if self.ratings is None:
+                raise ValueError("These interactions carry no ratings; use values='binary'.")
+            order = np.lexsort((np.arange(len(self)), self.items, self.users))
+            u, i, r = self.users[order], self.items[order], self.ratings[order]
+            last = np.r_[(u[1:] != u[:-1]) | (i[1:] != i[:-1]), True] if len(u) else np.zeros(0, bool)
+            u, i, data = u[last], i[last], r[last]
+        elif values == "binary":
+            u, i, data = self.users, self.items, np.ones(len(self), dtype=np.float32)
+        else:
+            raise ValueError(f"values must be 'binary' or 'ratings', got {values!r}.")
+        m = sp.csr_matrix((data.astype(np.float32), (u, i)), shape=self.shape, dtype=np.float32)
+        m.sum_duplicates()
+        if values == "binary":
+            m.data[:] = 1.0
+        return m
+
+    def subset(self, index: np.ndarray) -> "Interactions":
+        """The interactions selected by a boolean mask or an integer index array."""
+        index = np.asarray(index)
+
+        def pick(a):
+            return None if a is None else a[index]
+
+        return Interactions(self.users[index], self.items[index], self.n_users, self.n_items,
+                            pick(self.ratings), pick(self.timestamps))
+
+    def user_counts(self) -> np.ndarray:
+        """Interactions per user, shape ``(n_users,)``."""
+        return np.bincount(self.users, minlength=self.n_users)
+
+    def item_counts(self) -> np.ndarray:
+        """Interactions per item, shape ``(n_items,)``."""
+        return np.bincount(self.items, minlength=self.n_items)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A DataFrame with columns user, item (and rating, timestamp when present)."""
+        cols: dict[str, np.ndarray] = {"user": self.users, "item": self.items}
+        if self.ratings is not None:
+            cols["rating"] = self.ratings
+        if self.timestamps is not None:
+            cols["timestamp"] = self.timestamps
+        return pd.DataFrame(cols)
+
+    @staticmethod
+    def concat(parts: Sequence["Interactions"]) -> "Interactions":
+        """Join interaction sets over the same index (e.g. train + valid)."""
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            raise ValueError("concat needs at least one Interactions object.")
+        check_same_catalog(*parts)
+
+        def cat(attr):
+            vals = [getattr(p, attr) for p in parts]
+            return None if any(v is None for v in vals) else np.concatenate(vals)
+
+        return Interactions(cat("users"), cat("items"), parts[0].n_users, parts[0].n_items,
+                            cat("ratings"), cat("timestamps"))
+
+
+def check_same_catalog(*parts: Interactions) -> None:
+    """Raise a ValueError when interaction sets do not share ``n_users`` and ``n_items``."""
+    shapes = {p.shape for p in parts if p is not None}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"Interaction sets come from different catalogs (n_users, n_items): {sorted(shapes)}. "
+            "Split one Dataset with handson.split so every part shares its index."
+        )
+
+
+def _as_index_array(a: Any, name: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}.")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype}.")
+    return arr.astype(np.int64, copy=False)
+
+
+@dataclass
+class Dataset:
+    """Interactions plus an item table, over a user and an item index fixed at load time.
+
+    ``items`` is a DataFrame with one row per item index (``len(items) == n_items``) and at
+    least the columns ``item_id``, ``text`` (str or None) and ``image`` (a path or None).
+    ``info`` holds anything else a loader knows (hidden ground truth, load reports, source).
+    """
+
+    name: str
+    interactions: Interactions
+    items: pd.DataFrame
+    user_ids: np.ndarray
+    info: dict = field(default_factory=dict)
+    root: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.items = self.items.reset_index(drop=True)
+        for col in ("item_id", "text", "image"):
+            if col not in self.items.columns:
+                self.items[col] = None if col != "item_id" else np.arange(len(self.items))
+        self.user_ids = np.asarray(self.user_ids)
+        if len(self.user_ids) != self.interactions.n_users or len(self.items) != self.interactions.n_items:
+            raise ValueError(
+                f"Index sizes disagree: {len(self.user_ids)} user ids / {len(self.items)} items vs "
+                f"interactions over {self.interactions.shape}."
+            )
+        self._user_pos = pd.Index(self.user_ids)
+        self._item_pos = pd.Index(self.items["item_id"].to_numpy())
+        if not self._user_pos.is_unique or not self._item_pos.is_unique:
+            raise ValueError("user ids and item ids must be unique.")
+
+    # -- sizes -------------------------------------------------------------------------
+    @property
+    def n_users(self) -> int:
+        return self.interactions.n_users
+
+    @property
+    def n_items(self) -> int:
+        return self.interactions.n_items
+
+    @property
+    def n_interactions(self) -> int:
+        return len(self.interactions)
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        return self.items["item_id"].to_numpy()
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.name!r}: {self.n_users:,} users, {self.n_items:,} items, "
+                f"{self.n_interactions:,} interactions)")
+
+    # -- id lookups --------------------------------------------------------------------
+    def user_index(self, raw_ids: Any) -> np.ndarray:
+        """Indices of raw user ids; unknown ids raise a ValueError naming them."""
+        return _lookup(self._user_pos, raw_ids, "user")
+
+    def item_index(self, raw_ids: Any) -> np.ndarray:
+        """Indices of raw item ids; unknown ids raise a ValueError naming them."""
+        return _lookup(self._item_pos, raw_ids, "item")
+
+    # -- item content ------------------------------------------------------------------
+    @property
+    def texts(self) -> list[str]:
+        """One text per item; a missing text is the empty string (see ``has_text``)."""
+        return [t if isinstance(t, str) else "" for t in self.items["text"].tolist()]
+
+    @property
+    def has_text(self) -> np.ndarray:
+        """Boolean ``(n_items,)``: the item has a non-empty text."""
+        return np.array([isinstance(t, str) and bool(t.strip()) for t in self.items["text"]])
+
+    @property
+    def image_paths(self) -> list[str | None]:
+        """One image path per item (absolute when the dataset has a root), None when missing."""
+        out: list[str | None] = []
+        for p in self.items["image"].tolist():
+            if not isinstance(p, (str, Path)) or not str(p):
+                out.append(None)
+            else:
+                p = Path(p)
+                out.append(str(p if p.is_absolute() or self.root is None else Path(self.root) / p))
+        return out
+
+    @property
+    def has_image(self) -> np.ndarray:
+        """Boolean ``(n_items,)``: the item names an image file that exists on disk."""
+        return np.array([p is not None and Path(p).is_file() for p in self.image_paths])
+
+    # -- summaries and filters ---------------------------------------------------------
+    def stats(self) -> pd.DataFrame:
+        """One-row table: users, items, interactions, sparsity (as in the summer-school table)."""
+        inter = self.interactions
+        active_items = int((inter.item_counts() > 0).sum())
+        density = self.n_interactions / max(1, self.n_users * self.n_items)
+        return pd.DataFrame([{
+            "dataset": self.name, "users": self.n_users, "items": self.n_items,
+            "items with interactions": active_items, "interactions": self.n_interactions,
+            "sparsity": 1.0 - density,
+            "interactions / user": self.n_interactions / max(1, self.n_users),
+            "interactions / item": self.n_interactions / max(1, self.n_items),
+        }]).set_index("dataset")
+
+    def kcore(self, k_users: int = 5, k_items: int | None = None) -> "Dataset":
+        """Repeatedly drop users with fewer than ``k_users`` and items with fewer than
+        ``k_items`` interactions until none is left; returns a new, re-indexed Dataset whose
+        catalog keeps only the surviving items."""
+        k_items = k_users if k_items is None else k_items
+        keep = np.ones(self.n_interactions, dtype=bool)
+        u, i = self.interactions.users, self.interactions.items
+        while True:
+            uc = np.bincount(u[keep], minlength=self.n_users)
+            ic = np.bincount(i[keep], minlength=self.n_items)
+            new = keep & (uc[u] >= k_users) & (ic[i] >= k_items)
+            if new.sum() == keep.sum():
+                break
+            keep = new
+        if not keep.any():
+            raise ValueError(f"No interaction survives a ({k_users}, {k_items})-core; lower k.")
+        users_left = np.unique(u[keep])
+        items_left = np.unique(i[keep])
+        return self._reindexed(keep, users_left, items_left, f"{self.name}-{k_users}core")
+
+    def implicit(self, threshold: float = 4.0) -> "Dataset":
+        """Keep interactions with rating >= ``threshold`` as positives (catalog and users unchanged)."""
+        r = self.interactions.ratings
+        if r is None:
+            raise ValueError("This dataset has no ratings to threshold; it is already implicit.")
+        keep = r >= threshold
+        return self._reindexed(keep, np.arange(self.n_users), np.arange(self.n_items), self.name)
+
+    def _reindexed(self, keep: np.ndarray, users_left: np.ndarray, items_left: np.ndarray,
+                   name: str) -> "Dataset":
+        umap = np.full(self.n_users, -1, dtype=np.int64)
+        umap[users_left] = np.arange(len(users_left))
+        imap = np.full(self.n_items, -1, dtype=np.int64)
+        imap[items_left] = np.arange(len(items_left))
+        inter = self.interactions.subset(keep)
+        new_inter = Interactions(umap[inter.users], imap[inter.items], len(users_left),
+                                 len(items_left), inter.ratings, inter.timestamps)
+        info = dict(self.info)
+        info["kept_users"], info["kept_items"] = users_left, items_left
+        return Dataset(name, new_inter, self.items.iloc[items_left].reset_index(drop=True),
+                       self.user_ids[users_left], info, self.root)
+
+
+def _lookup(index: pd.Index, raw_ids: Any, what: str) -> np.ndarray:
+    scalar = np.ndim(raw_ids) == 0
+    ids = np.atleast_1d(np.asarray(raw_ids, dtype=object if not scalar else None))
+    pos = index.get_indexer(ids)
+    if (pos < 0).any():
+        unknown = ids[pos < 0][:5].tolist()
+        raise ValueError(f"Unknown {what} id(s) {unknown} ({(pos < 0).sum()} in all); "
+                         f"look them up in dataset.{what}_ids.")
+    return pos[0] if scalar else pos.astype(np.int64)
+
+
+def from_frames(interactions: pd.DataFrame, items: pd.DataFrame | None = None, *,
+                user_col: str = "user", item_col: str = "item", rating_col: str | None = None,
+                timestamp_col: str | None = None, item_id_col: str | None = None,
+                text_col: str | None = "text", image_col: str | None = "image",
+                name: str = "custom", root: str | Path | None = None,
+                info: dict | None = None) -> Dataset:
+    """Build a :class:`Dataset` from an interactions frame and an optional items frame.
+
+    The items frame (when given) defines the catalog and its order; without it the catalog
+    is the set of items that appear in the interactions. Users are indexed in sorted order
+    of their raw ids. Duplicate (user, item) pairs are collapsed to the latest one (by
+    timestamp when present) and counted in ``info["duplicates_collapsed"]`` with a warning.
+    """
+    item_id_col = item_id_col or item_col
+    wanted = [c for c in (user_col, item_col, rating_col, timestamp_col) if c is not None]
+    missing = [c for c in wanted if c not in interactions.columns]
+    if missing:
+        raise ValueError(f"interactions frame lacks column(s) {missing}; it has "
+                         f"{list(interactions.columns)}. Name the right ones with user_col=, "
+                         "item_col=, rating_col=, timestamp_col=.")
+    df = interactions[wanted].copy()
+    nan_rows = df[[user_col, item_col]].isna().any(axis=1)
+    if nan_rows.any():
+        raise ValueError(f"{int(nan_rows.sum())} interaction rows have a missing user or item id "
+                         f"(first at row {df.index[nan_rows][0]!r}); drop them with "
+                         f"df.dropna(subset=[{user_col!r}, {item_col!r}]) first.")
+    info = dict(info or {})
+    sort_cols = [user_col, item_col] + ([timestamp_col] if timestamp_col else [])
+    df = df.sort_values(sort_cols, kind="stable")
+    dup = df.duplicated([user_col, item_col], keep="last")
+    info["duplicates_collapsed"] = int(dup.sum())
+    if dup.any():
+        warnings.warn(f"{int(dup.sum())} duplicate (user, item) interactions collapsed to the latest one.",
+                      stacklevel=2)
+        df = df[~dup]
+
+    if items is None:
+        items = pd.DataFrame({item_id_col: np.sort(df[item_col].unique())})
+    if item_id_col not in items.columns:
+        raise ValueError(f"items frame lacks the id column {item_id_col!r}; it has {list(items.columns)}. "
+                         "Pass item_id_col=.")
+    if items[item_id_col].isna().any():
+        raise ValueError(f"items frame has {int(items[item_id_col].isna().sum())} rows without an id.")
+    if items[item_id_col].duplicated().any():
+        dups = items[item_id_col][items[item_id_col].duplicated()].head(5).tolist()
+        raise ValueError(f"items frame repeats item ids {dups}; keep one row per item "
+                         f"(items.drop_duplicates({item_id_col!r})).")
+    catalog = pd.Index(items[item_id_col].to_numpy())
+    item_idx = catalog.get_indexer(df[item_col].to_numpy())
+    if (item_idx < 0).any():
+        absent = pd.unique(df[item_col].to_numpy()[item_idx < 0])
+        raise ValueError(f"{len(absent)} item id(s) in the interactions are missing from the items "
+                         f"table, e.g. {absent[:5].tolist()}. Add them to the items frame or drop "
+                         "their interactions.")
+    user_ids = np.sort(df[user_col].unique())
+    user_idx = pd.Index(user_ids).get_indexer(df[user_col].to_numpy())
+
+    table = items.rename(columns={item_id_col: "item_id"}).reset_index(drop=True).copy()
+    for std, col in (("text", text_col), ("image", image_col)):
+        if col is not None and col in table.columns and col != std:
+            table = table.rename(columns={col: std})
+        if std not in table.columns:
+            table[std] = None
+    table["text"] = [t if isinstance(t, str) and t.strip() else None for t in table["text"]]
+    table["image"] = [p if isinstance(p, (str, Path)) and str(p) else None for p in table["image"]]
+
+    inter = Interactions(
+        user_idx, item_idx, len(user_ids), len(catalog),
+        ratings=None if rating_col is None else df[rating_col].to_numpy(np.float32),
+        timestamps=None if timestamp_col is None else df[timestamp_col].to_numpy(np.int64),
+    )
+    return Dataset(name, inter, table, user_ids, info, Path(root) if root is not None else None)
+
+
+# -- loading by name -------------------------------------------------------------------
+def _load_toyshop(root: str | Path | None = None, **kwargs: Any) -> Dataset:
+    from . import toyshop
+    return toyshop.load(root=root, **kwargs)
+
+
+LOADERS: dict[str, Callable[..., Dataset]] = {"toyshop": _load_toyshop}
+
+
+def _real(module: str, func: str, **fixed: Any) -> Callable[..., Dataset]:
+    """A loader that imports ``handson.<module>`` only when called (see datasets/README.md)."""
+    def loader(root: str | Path | None = None, **kwargs: Any) -> Dataset:
+        import importlib
+        return getattr(importlib.import_module(f"handson.{module}"), func)(root=root, **fixed, **kwargs)
+    loader.__doc__ = f"handson.{module}.{func}({', '.join(f'{k}={v!r}' for k, v in fixed.items())})"
+    return loader
+
+
+LOADERS.update({f"amazon-{c}": _real("amazon", "load_summer_school", category=c)
+                for c in ("office", "music", "baby", "toys", "beauty")})
+LOADERS.update({"amazon2023": _real("amazon2023", "load_amazon2023"),
+                "movielens-100k": _real("movielens", "load_movielens", variant="100k"),
+                "movielens-latest-small": _real("movielens", "load_movielens", variant="latest-small")})
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`load`."""
+    return sorted(LOADERS)
+
+
+def load(name: str, root: str | Path | None = None, **kwargs: Any) -> Dataset:
+    """Load a data set by name (see :func:`available`); ``root`` points at a local copy."""
+    key = name.split(":", 1)[0].lower()
+    if key not in LOADERS:
+        raise ValueError(f"Unknown data set {name!r}; available: {available()}.")
+    if ":" in name:
+        kwargs.setdefault("subset", name.split(":", 1)[1])
+    return LOADERS[key](root=root, **kwargs)

@@ -1,0 +1,203 @@
+"""Full-ranking top-k evaluation with masking of seen items, and comparison tables.
+
+    result = evaluate(model, test, seen=[train, valid], k=(10, 20))
+    result["Recall@20"], result["nDCG@20"], result["users"], result["users_skipped"]
+
+Every item of the catalog is ranked for every evaluated user (no sampled negatives). Items
+in ``seen`` are set to ``-inf`` before ranking, so a model is never credited (or punished)
+for items the user already had. Users in batches: ``scores = model.score(batch)``, mask,
+top-K by ``argpartition``, one ``hits`` matrix at the largest k, every metric at every k
+from it (:mod:`handson.metrics` holds the definitions).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from . import metrics as M
+from .datasets import Interactions, check_same_catalog
+from .models.base import mask_rows, top_k
+
+__all__ = ["evaluate", "compare", "ALL_METRICS"]
+
+#: metric names accepted by ``metrics=`` (Coverage is catalog-level, the others per user)
+ALL_METRICS: tuple[str, ...] = (*M.METRICS, "Coverage")
+
+
+def _as_ks(k: int | Iterable[int], n_items: int) -> list[int]:
+    ks = [k] if np.ndim(k) == 0 else list(k)
+    if not ks:
+        raise ValueError("k is empty; pass e.g. k=(10, 20).")
+    out = []
+    for v in ks:
+        if isinstance(v, (bool, np.bool_)) or not float(v).is_integer():
+            raise ValueError(f"k values must be integers, got {v!r}.")
+        if not 1 <= int(v) <= n_items:
+            raise ValueError(f"k={v} must lie in [1, n_items={n_items}]: the catalog has only "
+                             f"{n_items} items. Lower k.")
+        out.append(int(v))
+    return sorted(set(out))
+
+
+def _as_metrics(metrics: Sequence[str] | None) -> list[str]:
+    if metrics is None:
+        return list(ALL_METRICS)
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    lookup = {m.lower(): m for m in ALL_METRICS}
+    bad = [m for m in names if str(m).split("@")[0].lower() not in lookup]
+    if bad:
+        raise ValueError(f"Unknown metric(s) {bad}; choose from {list(ALL_METRICS)} "
+                         "(k is given separately, e.g. metrics=['Recall'], k=20).")
+    return list(dict.fromkeys(lookup[str(m).split("@")[0].lower()] for m in names))
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Top-``k`` item indices per row, best first, ties to the lower index: ``(B, k)`` int64.
+
+    Same result as :func:`handson.models.base.top_k` (up to the order of tied scores), about
+    three times faster at k=20 and n=1,700: split each row into ``4k`` strided blocks; the
+    k-th largest block maximum is a lower bound of the k-th largest score, so only the few
+    scores above it (about k + 3 per row on real scores) need sorting. Rows where the bound
+    is loose (many ties, masked rows) fall back to ``argpartition``.
+    """
+    b, n = scores.shape
+    m = 4 * k
+    if n < 8 * k:
+        return top_k(scores, k)
+    full = n // m * m
+    block_max = scores[:, :full].reshape(b, -1, m).max(axis=1)                # (B, m)
+    rest = scores[:, full:]                                                    # (B, n % m)
+    block_max[:, :rest.shape[1]] = np.maximum(block_max[:, :rest.shape[1]], rest)
+    bound = np.partition(block_max, m - k, axis=1)[:, m - k]                   # (B,)
+    rows, cols = np.divmod(np.flatnonzero(scores >= bound[:, None]), n)      # cols ascending
+    counts = np.bincount(rows, minlength=b)
+    if counts.min() < k or counts.max() > 8 * k:
+        return top_k(scores, k)
+    pos = np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]
+    vals = np.full((b, counts.max()), -np.inf, dtype=scores.dtype)
+    cand = np.zeros((b, counts.max()), dtype=np.int64)
+    vals[rows, pos], cand[rows, pos] = scores[rows, cols], cols
+    order = np.argsort(-vals, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(cand, order, axis=1)
+
+
+def _seen_matrix(seen: Interactions | Iterable[Interactions] | None,
+                 test: Interactions) -> sp.csr_matrix | None:
+    if seen is None:
+        return None
+    parts = [seen] if isinstance(seen, Interactions) else [s for s in seen if s is not None]
+    for s in parts:
+        if not isinstance(s, Interactions):
+            raise ValueError(f"seen must be Interactions or a list of them, got {type(s).__name__}.")
+    if not parts:
+        return None
+    check_same_catalog(test, *parts)
+    return Interactions.concat(parts).to_csr()
+
+
+def evaluate(model: Any, test: Interactions, seen: Interactions | Iterable[Interactions] | None = None,
+             k: int | Iterable[int] = (10, 20), metrics: Sequence[str] | None = None,
+             users: Sequence[int] | np.ndarray | None = None, batch_size: int = 1024,
+             progress: bool | None = None) -> dict[str, float]:
+    """Full-ranking evaluation of ``model`` on ``test``; returns ``{"Recall@20": ..., ...}``.
+
+    ``model`` is anything with ``score(users) -> (len(users), n_items)`` (higher = better).
+    ``seen`` (an Interactions or a list, usually ``[train, valid]``) is masked before ranking.
+    ``users`` restricts the evaluation (default: every user of the catalog); users without a
+    test item are skipped and counted in ``"users_skipped"``, ``"users"`` counts the rest.
+    Values are means over evaluated users; ``Coverage@k`` is the share of the catalog that
+    appears in at least one top-k list. A test pair that is also in ``seen`` is masked, so it
+    can never be hit, but it still counts as relevant (disjoint splits never have one).
+    ``progress`` shows a progress bar (default: when there are more than 50,000 users).
+    """
+    if not isinstance(test, Interactions):
+        raise ValueError(f"test must be handson.Interactions (e.g. split.test), got {type(test).__name__}.")
+    if not callable(getattr(model, "score", None)):
+        raise ValueError(f"model must have a score(users) method, got {type(model).__name__}.")
+    n_items = test.n_items
+    model_items = getattr(model, "n_items_", n_items)
+    if model_items != n_items:
+        raise ValueError(f"The model scores {model_items} items but test has n_items={n_items}: "
+                         "fit and evaluate on splits of the same Dataset.")
+    ks, names = _as_ks(k, n_items), _as_metrics(metrics)
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}.")
+    truth, mask = test.to_csr(), _seen_matrix(seen, test)
+
+    if users is None:
+        users = np.arange(test.n_users, dtype=np.int64)
+    else:
+        users = np.atleast_1d(np.asarray(users))
+        if users.size and not np.issubdtype(users.dtype, np.integer):
+            raise ValueError(f"users must be integer indices, got dtype {users.dtype}.")
+        users = np.unique(users.astype(np.int64))
+        if users.size and (users[0] < 0 or users[-1] >= test.n_users):
+            raise ValueError(f"users holds indices outside [0, n_users={test.n_users}).")
+    n_rel_all = np.diff(truth.indptr)
+    skipped = int((n_rel_all[users] == 0).sum())
+    users = users[n_rel_all[users] > 0]
+    if len(users) == 0:
+        raise ValueError("No user has a test item: nothing to evaluate. Check the split "
+                         "(is test empty, or are users= all without test items?).")
+
+    k_max, per_user = ks[-1], [m for m in names if m != "Coverage"]
+    sums = {f"{m}@{kk}": 0.0 for m in per_user for kk in ks}
+    covered = {kk: np.zeros(n_items, dtype=bool) for kk in ks}
+    starts = range(0, len(users), int(batch_size))
+    show = len(users) > 50_000 if progress is None else progress
+    for start in tqdm(starts, desc="evaluate", unit="batch", disable=not show):
+        batch = users[start:start + int(batch_size)]
+        scores = np.array(model.score(batch), dtype=np.float32)   # a private copy: masking writes
+        if scores.shape != (len(batch), n_items):
+            raise ValueError(f"model.score returned shape {scores.shape}, "
+                             f"expected ({len(batch)}, {n_items}).")
+        if np.isnan(scores).any():
+            raise ValueError(f"model.score returned NaN for {int(np.isnan(scores).any(1).sum())} user(s); "
+                             "the model diverged (lower lr) or was not fitted properly.")
+        if mask is not None:
+            mask_rows(scores, mask, batch)
+        top = _top_k(scores, k_max)
+        h, n_rel = M.hits(top, truth, batch), n_rel_all[batch]
+        for kk in ks:
+            for m in per_user:
+                sums[f"{m}@{kk}"] += float(M.METRICS[m](h, n_rel, kk).sum())
+            if "Coverage" in names:
+                covered[kk][top[:, :kk].ravel()] = True
+    result: dict[str, float] = {}
+    for kk in ks:
+        for m in names:
+            key = f"{m}@{kk}"
+            result[key] = float(covered[kk].mean()) if m == "Coverage" else sums[key] / len(users)
+    result["users"], result["users_skipped"] = int(len(users)), skipped
+    return result
+
+
+def compare(models: Mapping[str, Any], test: Interactions,
+            seen: Interactions | Iterable[Interactions] | None = None,
+            k: int | Iterable[int] = (10, 20), metrics: Sequence[str] | None = None,
+            users: Sequence[int] | np.ndarray | None = None, batch_size: int = 1024) -> pd.DataFrame:
+    """Evaluate several fitted models on the same test set: one row per model, in the order
+    given, one column per metric, plus ``fit_s`` when a model has ``fit_seconds_`` and
+    ``eval_s`` (the evaluation's wall time). ``df.attrs`` holds users / users_skipped."""
+    if not isinstance(models, Mapping) or not models:
+        raise ValueError("models must be a non-empty dict {name: fitted model}.")
+    seen = list(seen) if seen is not None and not isinstance(seen, Interactions) else seen
+    rows, counts = {}, {}
+    for name, model in models.items():
+        t0 = time.perf_counter()
+        res = evaluate(model, test, seen=seen, k=k, metrics=metrics, users=users, batch_size=batch_size)
+        counts = {"users": res.pop("users"), "users_skipped": res.pop("users_skipped")}
+        fit_s = getattr(model, "fit_seconds_", None)
+        rows[name] = {**res, **({"fit_s": float(fit_s)} if fit_s is not None else {}),
+                      "eval_s": time.perf_counter() - t0}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    front = [c for c in table.columns if c not in ("fit_s", "eval_s")]
+    table = table[front + [c for c in ("fit_s", "eval_s") if c in table.columns]]
+    table.index.name = "model"
+    table.attrs.update(counts)
+    return table

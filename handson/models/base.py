@@ -1,0 +1,150 @@
+"""The model protocol every recommender of the course follows (DESIGN.md section 3).
+
+    model = SomeModel(factors=64, lr=1e-3, epochs=50, seed=42)           # hyper-parameters only
+    model.fit(train, item_features={"image": V, "text": T}, valid=valid)  # returns self
+    scores = model.score(users)         # (len(users), n_items) float32, higher = better
+    top = model.recommend(users, k=20)  # (len(users), k) item indices, seen items excluded
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..datasets import Interactions, check_same_catalog
+
+__all__ = ["Recommender", "check_users", "check_item_features", "top_k"]
+
+
+class Recommender:
+    """Base class: subclasses implement ``_fit`` and ``_score``; ``recommend`` lives here.
+
+    After ``fit`` every model has ``n_users_``, ``n_items_`` and ``train_`` (the CSR matrix
+    of the training interactions, used to exclude seen items).
+    """
+
+    #: modalities the model needs in ``item_features`` (empty for collaborative models)
+    modalities: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    def get_params(self) -> dict:
+        """The constructor's hyper-parameters (public attributes not ending in ``_``)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and not k.endswith("_")}
+
+    # -- the protocol -------------------------------------------------------------------
+    def fit(self, train: Interactions, item_features: Mapping[str, np.ndarray] | None = None,
+            valid: Interactions | None = None) -> "Recommender":
+        """Learn from ``train``; ``valid`` (when the model uses it) drives early stopping."""
+        if not isinstance(train, Interactions):
+            raise TypeError(f"fit expects handson.Interactions, got {type(train).__name__}.")
+        if len(train) == 0:
+            raise ValueError("Cannot fit on empty interactions: the training set has no pairs.")
+        if valid is not None:
+            check_same_catalog(train, valid)
+        self.n_users_, self.n_items_ = train.n_users, train.n_items
+        self.train_ = train.to_csr()
+        feats = check_item_features(item_features, self.modalities, train.n_items,
+                                    model=type(self).__name__)
+        self._fit(train, feats, valid)
+        return self
+
+    def score(self, users: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Scores of every item for each user: float32 ``(len(users), n_items)``."""
+        users = check_users(self, users)
+        out = np.asarray(self._score(users), dtype=np.float32)
+        if out.shape != (len(users), self.n_items_):
+            raise RuntimeError(f"{type(self).__name__}._score returned shape {out.shape}, "
+                               f"expected {(len(users), self.n_items_)}.")
+        return out
+
+    def recommend(self, users: Sequence[int] | np.ndarray, k: int = 20, exclude_seen: bool = True,
+                  seen: Interactions | Iterable[Interactions] | None = None) -> np.ndarray:
+        """Top-``k`` item indices per user, ``(len(users), k)``, best first.
+
+        Items the user interacted with in the training data are excluded (``exclude_seen``);
+        ``seen`` adds further interaction sets to exclude (e.g. the validation set).
+        """
+        users = check_users(self, users)
+        if not 1 <= k <= self.n_items_:
+            raise ValueError(f"k={k} must lie in [1, n_items={self.n_items_}].")
+        scores = self.score(users)
+        masks = [self.train_] if exclude_seen else []
+        if seen is not None:
+            for s in ([seen] if isinstance(seen, Interactions) else list(seen)):
+                masks.append(s.to_csr() if isinstance(s, Interactions) else sp.csr_matrix(s))
+        for m in masks:
+            mask_rows(scores, m, users)
+        return top_k(scores, k)
+
+    # -- to implement -------------------------------------------------------------------
+    def _fit(self, train: Interactions, item_features: dict[str, np.ndarray],
+             valid: Interactions | None) -> None:
+        raise NotImplementedError
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def check_users(model: Recommender, users: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Validate user indices against a fitted model; returns an int64 array."""
+    if not hasattr(model, "n_users_"):
+        raise RuntimeError(f"{type(model).__name__} is not fitted yet: call .fit(train) first.")
+    users = np.atleast_1d(np.asarray(users))
+    if users.size and not np.issubdtype(users.dtype, np.integer):
+        raise ValueError(f"users must be integer indices, got dtype {users.dtype}; "
+                         "map raw ids with dataset.user_index().")
+    users = users.astype(np.int64, copy=False)
+    bad = users[(users < 0) | (users >= model.n_users_)]
+    if bad.size:
+        raise ValueError(f"Unknown user index {bad[:5].tolist()}: valid indices are 0..{model.n_users_ - 1}. "
+                         "Map raw ids with dataset.user_index().")
+    return users
+
+
+def check_item_features(item_features: Mapping[str, np.ndarray] | None, required: Sequence[str],
+                        n_items: int, model: str = "model") -> dict[str, np.ndarray]:
+    """Validate the ``item_features`` dict: required modalities present, ``(n_items, d)``, finite.
+
+    Returns a dict of float32 arrays. Extra modalities are kept (models may use them).
+    """
+    feats = dict(item_features or {})
+    missing = [m for m in required if m not in feats]
+    if missing:
+        raise ValueError(f"{model} needs item_features {list(required)}; missing {missing}. "
+                         f"Pass e.g. item_features={{'{missing[0]}': V}} with V of shape (n_items, d); "
+                         "see handson.features.")
+    out: dict[str, np.ndarray] = {}
+    for name, x in feats.items():
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[0] != n_items:
+            raise ValueError(f"item_features[{name!r}] has shape {x.shape}; expected (n_items={n_items}, d), "
+                             "one row per item of the dataset's item index.")
+        if not np.isfinite(x).all():
+            rows = np.unique(np.nonzero(~np.isfinite(x))[0])
+            raise ValueError(f"item_features[{name!r}] has NaN/inf in {len(rows)} row(s), e.g. {rows[:5].tolist()}; "
+                             "extract with a missing-content policy ('zero' or 'mean') or fill them.")
+        out[name] = x
+    return out
+
+
+def mask_rows(scores: np.ndarray, matrix: sp.csr_matrix, users: np.ndarray) -> None:
+    """Set ``scores[r, j] = -inf`` in place wherever ``matrix[users[r], j]`` is non-zero."""
+    sub = matrix[users]
+    rows = np.repeat(np.arange(len(users)), np.diff(sub.indptr))
+    scores[rows, sub.indices] = -np.inf
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest scores per row, best first: ``(n_rows, k)`` int64."""
+    n = scores.shape[1]
+    if k >= n:
+        part = np.broadcast_to(np.arange(n), scores.shape)
+    else:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1).astype(np.int64)

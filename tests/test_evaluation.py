@@ -1,0 +1,198 @@
+"""handson.evaluation: hand-computed cases, a slow reference, masking, skipping, bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from handson.datasets import Interactions
+from handson.evaluation import ALL_METRICS, _top_k, compare, evaluate
+from handson.models.base import mask_rows, top_k
+from test_metrics import PER_USER, reference_metrics
+
+
+class FixedScores:
+    """A 'model' whose score matrix is given: score(users) = S[users]."""
+
+    def __init__(self, scores, fit_seconds=None):
+        self.S = np.asarray(scores, dtype=np.float32)
+        if fit_seconds is not None:
+            self.fit_seconds_ = fit_seconds
+
+    def score(self, users):
+        return self.S[np.asarray(users)]
+
+
+def pairs(pairs_, n_users, n_items):
+    u, i = zip(*pairs_)
+    return Interactions(np.array(u), np.array(i), n_users, n_items)
+
+
+def random_case(seed, n_users=120, n_items=80):
+    rng = np.random.default_rng(seed)
+    train = Interactions(rng.integers(0, n_users, 1500), rng.integers(0, n_items, 1500), n_users, n_items)
+    test = Interactions(rng.integers(0, n_users - 10, 300), rng.integers(0, n_items, 300), n_users, n_items)
+    return rng, train, test, FixedScores(rng.standard_normal((n_users, n_items)))
+
+
+def test_hand_computed_case():
+    # 2 users x 6 items. Scores rank items 0 > 1 > ... > 5 for both users.
+    scores = np.tile(np.arange(6, 0, -1), (2, 1))
+    seen = pairs([(0, 0), (1, 1)], 2, 6)       # masked: user 0 ranks 1,2,3,..; user 1 ranks 0,2,3,..
+    test = pairs([(0, 2), (0, 5), (1, 0)], 2, 6)
+    res = evaluate(FixedScores(scores), test, seen=seen, k=(2, 3))
+    # user 0 top-3 = [1, 2, 3]: hit at rank 2 of {2, 5}; user 1 top-3 = [0, 2, 3]: hit at rank 1
+    assert res["users"] == 2 and res["users_skipped"] == 0
+    assert res["Recall@2"] == pytest.approx((1 / 2 + 1) / 2)
+    assert res["Precision@3"] == pytest.approx((1 / 3 + 1 / 3) / 2)
+    assert res["MRR@3"] == pytest.approx((1 / 2 + 1) / 2)
+    # user 0: DCG = 1/log2(3); IDCG over min(2, 3) = 2 ranks = 1 + 1/log2(3); user 1: 1
+    ndcg0 = (1 / np.log2(3)) / (1 + 1 / np.log2(3))
+    assert res["nDCG@3"] == pytest.approx((ndcg0 + 1) / 2)
+    assert res["Coverage@2"] == pytest.approx(3 / 6)        # {1, 2} and {0, 2}
+    assert res["Coverage@3"] == pytest.approx(4 / 6)        # + item 3
+    assert list(res) == [f"{m}@{k}" for k in (2, 3) for m in ALL_METRICS] + ["users", "users_skipped"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_against_slow_reference(seed):
+    rng, train, test, model = random_case(seed)
+    ks = sorted({int(rng.integers(1, 10)), int(rng.integers(10, 40))})
+    res = evaluate(model, test, seen=train, k=ks, batch_size=int(rng.integers(7, 50)))
+    seen_sets = [set(train.items[train.users == u]) for u in range(test.n_users)]
+    per_user = {f"{m}@{k}": [] for m in PER_USER for k in ks}
+    for u in range(test.n_users):
+        relevant = set(test.items[test.users == u])
+        if not relevant:
+            continue
+        order = [int(i) for i in np.argsort(-model.S[u], kind="stable") if i not in seen_sets[u]]
+        for k in ks:
+            for m, v in reference_metrics(order, relevant, k).items():
+                per_user[f"{m}@{k}"].append(v)
+    for key, vals in per_user.items():
+        assert res[key] == pytest.approx(np.mean(vals), rel=1e-9, abs=1e-12), key
+    assert res["users"] == len(per_user[f"Recall@{ks[0]}"])
+    assert res["users_skipped"] == test.n_users - res["users"]
+
+
+def test_masked_items_never_count():
+    # an oracle that scores exactly the test items highest, and they are also in seen
+    rng, train, test, _ = random_case(5)
+    oracle = FixedScores(test.to_csr().toarray() + 0.01 * rng.random(test.shape))
+    assert evaluate(oracle, test, k=10)["HR@10"] == 1.0                 # no masking: perfect
+    masked = evaluate(oracle, test, seen=[train, test], k=10)
+    assert masked["HR@10"] == 0.0 and masked["Recall@10"] == 0.0       # masked: never ranked
+
+
+def test_top_k_never_returns_a_masked_item():
+    rng, train, _, model = random_case(6)
+    users = np.arange(train.n_users)
+    scores = model.score(users).copy()
+    mask_rows(scores, train.to_csr(), users)
+    top = _top_k(scores, 20)
+    seen = train.to_csr()
+    assert not np.asarray(seen[np.repeat(users, 20), top.ravel()]).any()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_top_k_equals_base_top_k(seed):
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(50, 3000)), int(rng.integers(1, 40))
+    s = rng.standard_normal((int(rng.integers(1, 70)), n)).astype(np.float32)
+    s[rng.random(s.shape) < 0.1] = -np.inf
+    np.testing.assert_array_equal(_top_k(s, k), top_k(s, k))
+
+
+def test_fast_top_k_ties_and_fallbacks():
+    rng = np.random.default_rng(0)
+    tied = np.round(rng.standard_normal((30, 500)), 1).astype(np.float32)     # many ties
+    mine, base = _top_k(tied, 20), top_k(tied, 20)
+    np.testing.assert_array_equal(np.take_along_axis(tied, mine, 1), np.take_along_axis(tied, base, 1))
+    assert all(len(set(row)) == 20 for row in mine)
+    flat = np.zeros((3, 400), dtype=np.float32)                             # all tied: falls back
+    assert _top_k(flat, 10).shape == (3, 10) and all(len(set(r)) == 10 for r in _top_k(flat, 10))
+    masked = np.full((2, 400), -np.inf, dtype=np.float32)
+    masked[:, :5] = 1.0                                                     # fewer than k finite
+    assert set(_top_k(masked, 10)[0, :5]) == set(range(5))
+
+
+def test_users_without_test_items_are_skipped_and_counted():
+    test = pairs([(0, 1), (2, 3)], 5, 6)                                   # users 1, 3, 4 have none
+    res = evaluate(FixedScores(np.random.default_rng(0).random((5, 6))), test, k=3)
+    assert (res["users"], res["users_skipped"]) == (2, 3)
+    res = evaluate(FixedScores(np.random.default_rng(0).random((5, 6))), test, k=3, users=[0, 1, 1])
+    assert (res["users"], res["users_skipped"]) == (1, 1)
+
+
+def test_metrics_subset_and_single_k():
+    rng, train, test, model = random_case(1)
+    res = evaluate(model, test, seen=train, k=5, metrics=["recall", "nDCG@5", "Coverage"])
+    assert set(res) == {"Recall@5", "nDCG@5", "Coverage@5", "users", "users_skipped"}
+    assert res["Recall@5"] == pytest.approx(evaluate(model, test, seen=train, k=[5, 7])["Recall@5"])
+
+
+def test_compare_table():
+    rng, train, test, model = random_case(2)
+    other = FixedScores(-model.S, fit_seconds=1.5)
+    table = compare({"b": model, "a": other}, test, seen=[train], k=10, metrics=["Recall", "nDCG"])
+    assert isinstance(table, pd.DataFrame) and list(table.index) == ["b", "a"]
+    assert list(table.columns) == ["Recall@10", "nDCG@10", "fit_s", "eval_s"]
+    assert np.isnan(table.loc["b", "fit_s"]) and table.loc["a", "fit_s"] == 1.5
+    assert table.loc["a", "Recall@10"] == pytest.approx(
+        evaluate(other, test, seen=train, k=10)["Recall@10"])
+    assert table.attrs["users"] > 0
+    assert "fit_s" not in compare({"b": model}, test, k=10).columns
+
+
+def test_bad_input():
+    rng, train, test, model = random_case(3)
+    with pytest.raises(ValueError, match="n_items=80"):
+        evaluate(model, test, k=81)
+    with pytest.raises(ValueError, match="n_items"):
+        evaluate(model, test, k=(10, 0))
+    with pytest.raises(ValueError, match="integers"):
+        evaluate(model, test, k=2.5)
+    with pytest.raises(ValueError, match="Unknown metric"):
+        evaluate(model, test, metrics=["AUC"])
+    with pytest.raises(ValueError, match="different catalogs"):
+        evaluate(model, test, seen=Interactions([0], [0], 3, 80))
+    with pytest.raises(ValueError, match="seen must be"):
+        evaluate(model, test, seen=[train, "valid"])
+    with pytest.raises(ValueError, match="test must be"):
+        evaluate(model, test.to_frame())
+    with pytest.raises(ValueError, match="score"):
+        evaluate(object(), test)
+    with pytest.raises(ValueError, match="shape"):
+        evaluate(FixedScores(model.S[:, :70]), test)
+    nan = model.S.copy()
+    nan[test.users[0], 4] = np.nan                                        # a user with test items
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate(FixedScores(nan), test)
+    with pytest.raises(ValueError, match="outside"):
+        evaluate(model, test, users=[0, 500])
+    with pytest.raises(ValueError, match="No user has a test item"):
+        evaluate(model, test, users=[115, 116])
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate(model, test, batch_size=0)
+    fitted = FixedScores(model.S)
+    fitted.n_items_ = 79
+    with pytest.raises(ValueError, match="same Dataset"):
+        evaluate(fitted, test)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        compare({}, test)
+
+
+class ViewScores(FixedScores):
+    """Returns a view into its own state (a slice), as a caching model might."""
+
+    def score(self, users):
+        return self.S[users[0]:users[-1] + 1] if np.all(np.diff(users) == 1) else self.S[users]
+
+
+def test_does_not_modify_model_state():
+    rng = np.random.default_rng(4)
+    test = Interactions(np.arange(60), rng.integers(0, 80, 60), 60, 80)        # every user tested
+    train = Interactions(rng.integers(0, 60, 600), rng.integers(0, 80, 600), 60, 80)
+    model = ViewScores(rng.standard_normal((60, 80)))
+    before = model.S.copy()
+    res = evaluate(model, test, seen=train, batch_size=60)                   # one contiguous batch
+    np.testing.assert_array_equal(model.S, before)                          # masking wrote to a copy
+    assert res == evaluate(FixedScores(before), test, seen=train)
