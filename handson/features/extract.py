@@ -1,0 +1,183 @@
+"""What every extraction shares: input resolution, the cached run, chunked resume, the report.
+
+``run_cached`` looks the key up in the cache, otherwise calls ``compute`` (which streams
+batches through a :class:`ChunkedRun`), saves the result with its manifest, and finally
+applies the caller's missing-content policy.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .cache import FeatureStore, cache_key
+from .core import MISSING_POLICIES, Features, apply_missing, warn_missing
+
+__all__ = ["STATUS", "resolve_items", "ChunkedRun", "run_cached", "make_report", "compute_dtype"]
+
+#: per-item outcome codes, stored with each chunk so that a resumed run reports correctly
+STATUS = {0: "ok", 1: "missing_path", 2: "missing_file", 3: "unreadable", 4: "empty"}
+FORMAT_VERSION = 1
+
+
+def resolve_items(data: Any, column: str) -> tuple[list[Any], list[Any], str]:
+    """(item ids, one value per item, source name) from a Dataset or a plain list.
+
+    ``column`` is "image" (paths from ``Dataset.image_paths``) or "text" (raw ``items.text``).
+    """
+    from ..datasets import Dataset
+
+    if isinstance(data, Dataset):
+        values = data.image_paths if column == "image" else data.items["text"].tolist()
+        return list(data.item_ids), values, data.name
+    if isinstance(data, (str, Path)) or not hasattr(data, "__len__"):
+        raise ValueError(f"Pass a Dataset or a list of {column} {'paths' if column == 'image' else 'strings'}, "
+                         f"got {type(data).__name__}; for one item use a list of one.")
+    values = list(data)
+    if column == "image":
+        values = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values]
+    return list(range(len(values))), values, "list"
+
+
+def compute_dtype(device: str) -> str:
+    """The autocast dtype on this device: bfloat16/float16 on CUDA, float32 elsewhere."""
+    if not str(device).startswith("cuda"):
+        return "float32"
+    import torch
+    return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+
+
+class ChunkedRun:
+    """Collect rows batch by batch; every ``chunk_batches`` batches save them to the cache so
+    that an interrupted run resumes from what was saved (``done`` holds those rows)."""
+
+    def __init__(self, store: FeatureStore | None, key: str, n: int, chunk_batches: int = 20) -> None:
+        if chunk_batches < 1:
+            raise ValueError(f"chunk_batches must be >= 1, got {chunk_batches}.")
+        self.store, self.key, self.n, self.chunk_batches = store, key, n, chunk_batches
+        self.parts: list[dict[str, np.ndarray]] = []
+        self.buffer: list[dict[str, np.ndarray]] = []
+        self.n_chunks = 0
+        saved = store.load_chunks(key) if store is not None else None
+        if saved is not None:
+            self.parts.append(saved)
+            self.n_chunks = len(list(store.chunk_dir(key).glob("chunk_*.npz")))
+        self.resumed = 0 if saved is None else len(saved["index"])
+
+    def done_mask(self) -> np.ndarray:
+        """Boolean (n,): rows already computed by an earlier, interrupted run."""
+        done = np.zeros(self.n, dtype=bool)
+        for p in self.parts:
+            done[p["index"]] = True
+        return done
+
+    def add(self, index: np.ndarray, values: np.ndarray, status: np.ndarray, mode: Sequence[str]) -> None:
+        """One batch: original item indices (B,), rows (B, d) and per-row status/mode.
+
+        A batch without any usable item may pass rows of width 0 (d is not known yet).
+        """
+        self.buffer.append({"index": np.asarray(index, np.int64), "values": np.asarray(values, np.float32),
+                            "status": np.asarray(status, np.int8), "mode": np.asarray(mode, dtype="<U8")})
+        if len(self.buffer) >= self.chunk_batches:
+            self.flush()
+
+    @staticmethod
+    def _widen(parts: list[dict[str, np.ndarray]]) -> int:
+        """Give zero-width row blocks the common width; returns it (0 when nothing was usable)."""
+        dims = {p["values"].shape[1] for p in parts} - {0}
+        if len(dims) > 1:
+            raise RuntimeError(f"Rows of different widths {sorted(dims)} in one run; clear the cache chunks.")
+        d = dims.pop() if dims else 0
+        for p in parts:
+            if p["values"].shape[1] != d:
+                p["values"] = np.zeros((len(p["index"]), d), dtype=np.float32)
+        return d
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        self._widen(self.buffer)
+        part = {k: np.concatenate([b[k] for b in self.buffer]) for k in self.buffer[0]}
+        self.buffer = []
+        self.parts.append(part)
+        if self.store is not None:
+            self.store.save_chunk(self.key, self.n_chunks, **part)
+            self.n_chunks += 1
+
+    def result(self, d: int | None, status: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(values (n, d) float32, status (n,) int8, mode (n,) str) over all rows seen."""
+        self.flush()
+        d = self._widen(self.parts) or (d or 0)
+        values = np.zeros((self.n, d), dtype=np.float32)
+        status = np.array(status, dtype=np.int8, copy=True)
+        mode = np.full(self.n, "", dtype="<U8")
+        for p in self.parts:
+            ok = p["status"] == 0
+            values[p["index"][ok]] = p["values"][ok]
+            status[p["index"]] = p["status"]
+            mode[p["index"]] = p["mode"]
+        return values, status, mode
+
+
+def make_report(status: np.ndarray, mode: np.ndarray | None = None, ids: Sequence[Any] | None = None,
+                **extra: Any) -> dict:
+    """Counts of every outcome (and converted image modes), with up to 5 example ids each."""
+    rep: dict[str, Any] = {"items": int(len(status)), "available": int((status == 0).sum())}
+    examples = {}
+    for code, name in STATUS.items():
+        if code == 0:
+            continue
+        where = np.flatnonzero(status == code)
+        rep[name] = int(len(where))
+        if len(where):
+            examples[name] = [ids[i] if ids is not None else int(i) for i in where[:5]]
+    if mode is not None:
+        conv = Counter(m for m, s in zip(mode.tolist(), status.tolist()) if s == 0 and m and m != "RGB")
+        rep["converted"] = dict(sorted(conv.items()))
+    rep.update(extra)
+    rep["examples"] = examples
+    return rep
+
+
+def run_cached(kind: str, ids: Sequence[Any], fingerprint: str, identity: dict,
+               compute: Callable[[FeatureStore | None, str], Features], missing: str,
+               cache: bool | str | Path, source: str, what: str) -> Features:
+    """Return cached features for (fingerprint, identity) or compute, save and return them."""
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing={missing!r} is not a policy; use one of {MISSING_POLICIES}.")
+    if cache is True:
+        store: FeatureStore | None = FeatureStore()
+    elif cache is False or cache is None:
+        store = None
+    else:
+        store = FeatureStore(cache)
+    key = cache_key({"kind": kind, "fingerprint": fingerprint, "format": FORMAT_VERSION, **identity})
+    raw = store.load(key) if store is not None else None
+    hit = raw is not None
+    if raw is None:
+        start = time.perf_counter()
+        raw = compute(store, key)
+        manifest = {"kind": kind, **identity, **raw.manifest, "dataset": source, "fingerprint": fingerprint,
+                    "n_items": raw.n, "d": raw.d, "handson": _version(),
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "seconds": round(time.perf_counter() - start, 3), "key": key}
+        raw.manifest = {k: manifest[k] for k in sorted(manifest)}
+        if store is not None:
+            store.save(key, raw)
+            store.clear_chunks(key)
+    manifest = {**raw.manifest, "missing": missing, "cache": "hit" if hit else ("miss" if store else "off")}
+    if store is not None:
+        manifest["cache_file"] = str(store.paths(key)[0])
+    values = apply_missing(raw.values, raw.mask, missing, what, ids)
+    feats = Features(values, raw.mask, raw.report, manifest)
+    warn_missing(feats.report, f"{what} ({identity.get('encoder')})", missing)
+    return feats
+
+
+def _version() -> str:
+    from .. import __version__
+    return __version__

@@ -1,0 +1,182 @@
+"""Image features: decode with PIL in DataLoader workers, batch, run the encoder, cache.
+
+Every image is converted to RGB (grayscale, palette, CMYK, 16-bit; transparent images are
+composited on white), resized and centre-cropped as the encoder expects. A missing or
+unreadable file never stops the run: the item is counted in ``report``, marked False in
+``mask`` and its row follows the ``missing`` policy.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import fingerprint_images
+from .core import Features
+from .extract import ChunkedRun, compute_dtype, make_report, resolve_items, run_cached
+from .image_encoders import ImageEncoder, Preprocess, image_encoder
+
+__all__ = ["image_features", "load_rgb", "ImageFiles"]
+
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def load_rgb(path: str | Path, pre: Preprocess | None = None) -> tuple[np.ndarray, str]:
+    """Decode ``path`` to a uint8 (H, W, 3) array prepared by ``pre``; returns (array, original mode).
+
+    Raises OSError / ValueError for unreadable files (the caller counts them).
+    """
+    from PIL import Image
+
+    with Image.open(path) as im:
+        mode = im.mode
+        if pre is not None and im.format == "JPEG":
+            side = pre.resize if isinstance(pre.resize, int) else max(pre.resize)
+            im.draft("RGB", (side, side))  # decode a large JPEG at a reduced scale: much faster
+        im.load()
+        if mode in _ALPHA_MODES or (mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(white, rgba).convert("RGB")
+        elif mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(im, dtype=np.float32)
+            peak = 65535.0 if mode.startswith("I;16") else max(1.0, float(arr.max()))
+            im = Image.fromarray(np.clip(arr * (255.0 / peak), 0, 255).astype(np.uint8)).convert("RGB")
+        elif mode != "RGB":
+            im = im.convert("RGB")
+        if pre is not None:
+            im = _resize_crop(im, pre)
+        return np.asarray(im, dtype=np.uint8), mode
+
+
+def _resize_crop(im: Any, pre: Preprocess) -> Any:
+    from PIL import Image
+
+    resample = Image.Resampling.BICUBIC if pre.interpolation == "bicubic" else Image.Resampling.BILINEAR
+    w, h = im.size
+    if isinstance(pre.resize, int):
+        s = pre.resize / min(w, h)
+        size = (pre.resize, max(1, int(h * s))) if w <= h else (max(1, int(w * s)), pre.resize)
+    else:
+        size = (pre.resize[1], pre.resize[0])
+    if size != im.size:
+        im = im.resize(size, resample)
+    if pre.crop:
+        w, h = im.size
+        left, top = int(round((w - pre.crop) / 2)), int(round((h - pre.crop) / 2))
+        im = im.crop((left, top, left + pre.crop, top + pre.crop))
+    return im
+
+
+class ImageFiles:
+    """Map-style dataset over image paths: item ``k`` is ``(index, uint8 (H, W, 3) or None, status, mode)``."""
+
+    def __init__(self, paths: list[str], index: np.ndarray, pre: Preprocess) -> None:
+        self.paths, self.index, self.pre = paths, index, pre
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, k: int) -> tuple[int, np.ndarray | None, int, str]:
+        i = int(self.index[k])
+        try:
+            arr, mode = load_rgb(self.paths[i], self.pre)
+        except Exception:  # noqa: BLE001 - any decoder failure is "unreadable", counted, never fatal
+            return i, None, 3, ""
+        return i, arr, 0, mode
+
+
+def _collate(batch: list) -> tuple:
+    import torch
+
+    index = np.array([b[0] for b in batch], dtype=np.int64)
+    status = np.array([b[2] for b in batch], dtype=np.int8)
+    mode = [b[3] for b in batch]
+    good = [b[1] for b in batch if b[1] is not None]
+    shapes = {g.shape for g in good}
+    if len(shapes) > 1:
+        raise ValueError(f"Preprocessing produced images of different sizes {shapes}; use a crop.")
+    x = torch.from_numpy(np.stack(good)) if good else None
+    return index, x, status, mode
+
+
+def default_workers(device: str) -> int:
+    """DataLoader workers: 0 on CPU (measured fastest on 2 cores, see the benchmark), else up to 8."""
+    if not str(device).startswith("cuda"):
+        return 0
+    return min(8, os.cpu_count() or 1)
+
+
+def image_features(data: Any, model: str | ImageEncoder = "efficientnet-lite0", batch_size: int = 64,
+                   device: str | None = None, missing: str = "zero", cache: bool | str | Path = True,
+                   num_workers: int | None = None, layer: str | None = None, weights: str | None = "DEFAULT",
+                   image_size: int | None = None, chunk_batches: int = 20, progress: bool = True) -> Features:
+    """Image features ``(n_items, d)`` float32, aligned with the dataset's item index.
+
+    ``data``: a Dataset (its ``image_paths``) or a list of paths (None for "no image").
+    ``model``: a name of :mod:`handson.features.image_encoders` or an ``ImageEncoder``.
+    ``missing``: "zero" (default), "mean" or "error" for items without a usable image.
+    ``cache``: True (``HANDSON_CACHE``), False, or a folder; rows are saved every
+    ``chunk_batches`` batches, so an interrupted run resumes. ``num_workers``: DataLoader
+    decoding processes (default: 0 on CPU, up to 8 on CUDA).
+    """
+    from ..utils import get_device
+
+    if batch_size < 1 or chunk_batches < 1:
+        raise ValueError(f"batch_size and chunk_batches must be >= 1, got {batch_size} and {chunk_batches}.")
+    ids, paths, source = resolve_items(data, "image")
+    enc = image_encoder(model, weights=weights, layer=layer, image_size=image_size)
+    device = get_device(device)
+    dtype = compute_dtype(device)
+    identity = {**enc.identity(), "dtype": dtype}
+
+    def compute(store: Any, key: str) -> Features:
+        import torch
+        from tqdm.auto import tqdm
+
+        status = np.zeros(len(paths), dtype=np.int8)
+        status[[p is None for p in paths]] = 1
+        status[[p is not None and not os.path.isfile(p) for p in paths]] = 2
+        run = ChunkedRun(store, key, len(paths), chunk_batches)
+        todo = np.flatnonzero((status == 0) & ~run.done_mask())
+        enc.load()
+        module = enc.module.to(device)
+        pre = enc.preprocess
+        mean = torch.tensor(pre.mean, device=device).view(1, 3, 1, 1) * 255
+        std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1) * 255
+        workers = default_workers(device) if num_workers is None else num_workers
+        loader = torch.utils.data.DataLoader(
+            ImageFiles(paths, todo, pre), batch_size=batch_size, shuffle=False, num_workers=workers,
+            collate_fn=_collate, pin_memory=device.startswith("cuda"))
+        autocast = torch.autocast("cuda", dtype=getattr(torch, dtype), enabled=device.startswith("cuda"))
+        d = None
+        bar = tqdm(total=len(todo), desc=f"images · {enc.name}", unit="img", disable=not progress or not len(todo))
+        try:
+            with torch.inference_mode(), autocast:
+                for index, x, st, mode in loader:
+                    rows = np.zeros((len(index), d or 0), dtype=np.float32)
+                    if x is not None:
+                        x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float().sub_(mean).div_(std)
+                        out = module(x.contiguous()).float().cpu().numpy()
+                        d = out.shape[1]
+                        rows = np.zeros((len(index), d), dtype=np.float32)
+                        rows[st == 0] = out
+                    run.add(index, rows, st, mode)
+                    bar.update(len(index))
+        finally:
+            bar.close()
+            if len(todo):
+                run.flush()
+        values, status, mode = run.result(d, status)
+        if not (status == 0).any():
+            raise ValueError(f"No item has a usable image ({make_report(status)}); check the paths "
+                             "(for a Dataset: is its root folder right? see dataset.image_paths[:3]).")
+        report = make_report(status, mode, ids, resumed=run.resumed)
+        manifest = {"device": device, "batch_size": batch_size, "num_workers": workers,
+                    "preprocessing": pre.describe(), "torch": torch.__version__}
+        return Features(values, status == 0, report, manifest)
+
+    return run_cached("image", ids, fingerprint_images(ids, paths), identity, compute, missing, cache,
+                      source, "image")

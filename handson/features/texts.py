@@ -1,0 +1,98 @@
+"""Text features: clean, sort by length, batch, encode, unsort, cache.
+
+Texts are encoded longest first (batches of similar length waste little padding), then put
+back in item order. Empty, whitespace-only, None or NaN texts are not encoded: they are
+counted as ``empty`` in ``report``, marked False in ``mask`` and follow the ``missing``
+policy. Texts longer than the encoder's token limit are truncated and counted.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import fingerprint_texts
+from .core import Features
+from .extract import ChunkedRun, compute_dtype, make_report, resolve_items, run_cached
+from .text_encoders import TextEncoder, text_encoder
+
+__all__ = ["text_features", "clean_texts"]
+
+
+def clean_texts(values: list[Any]) -> tuple[list[str], np.ndarray, int]:
+    """(texts, usable (n,) bool, converted count): None / NaN / blank are unusable; other
+    non-strings (numbers) are turned into strings and counted as converted."""
+    texts, usable, converted = [], np.zeros(len(values), dtype=bool), 0
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            t = v
+        elif v is None or (isinstance(v, float) and v != v) or type(v).__name__ in ("NAType", "NaTType"):
+            t = ""
+        else:
+            t, converted = str(v), converted + 1
+        t = t.strip()
+        texts.append(t)
+        usable[i] = bool(t)
+    return texts, usable, converted
+
+
+def text_features(data: Any, model: str | TextEncoder = "all-MiniLM-L6-v2", batch_size: int = 64,
+                  device: str | None = None, missing: str = "zero", cache: bool | str | Path = True,
+                  max_length: int | None = None, chunk_batches: int = 20, progress: bool = True) -> Features:
+    """Text features ``(n_items, d)`` float32, aligned with the dataset's item index.
+
+    ``data``: a Dataset (its ``items["text"]``) or a list of strings (None for "no text").
+    ``model``: a name of :mod:`handson.features.text_encoders` or a ``TextEncoder``.
+    ``max_length``: token cap (None: the model's own). ``missing``, ``cache``,
+    ``chunk_batches`` as in :func:`handson.features.image_features`.
+    """
+    from ..utils import get_device
+
+    if batch_size < 1 or chunk_batches < 1:
+        raise ValueError(f"batch_size and chunk_batches must be >= 1, got {batch_size} and {chunk_batches}.")
+    ids, raw, source = resolve_items(data, "text")
+    texts, usable, converted = clean_texts(raw)
+    enc = text_encoder(model, max_length=max_length)
+    device = get_device(device)
+    dtype = compute_dtype(device)
+    identity = {**enc.identity(), "dtype": dtype}
+
+    def compute(store: Any, key: str) -> Features:
+        import torch
+        from tqdm.auto import tqdm
+
+        enc.load(device)
+        status = np.where(usable, 0, 4).astype(np.int8)
+        run = ChunkedRun(store, key, len(texts), chunk_batches)
+        todo = np.flatnonzero(usable & ~run.done_mask())
+        counts = np.zeros(len(texts), dtype=np.int64)
+        if usable.any():
+            counts[usable] = enc.token_counts([texts[i] for i in np.flatnonzero(usable)])
+        limit = enc.limit
+        order = todo[np.argsort(-counts[todo], kind="stable")]  # longest first, little padding
+        autocast = torch.autocast("cuda", dtype=getattr(torch, dtype), enabled=device.startswith("cuda"))
+        bar = tqdm(total=len(order), desc=f"texts · {enc.name}", unit="text", disable=not progress or not len(order))
+        try:
+            with torch.inference_mode(), autocast:
+                for start in range(0, len(order), batch_size):
+                    index = order[start:start + batch_size]
+                    out = enc.encode([texts[i] for i in index], device).float().cpu().numpy()
+                    run.add(index, out, np.zeros(len(index), np.int8), [""] * len(index))
+                    bar.update(len(index))
+        finally:
+            bar.close()
+            if len(order):
+                run.flush()
+        values, status, _ = run.result(None, status)
+        if not (status == 0).any():
+            raise ValueError(f"No item has a usable text: all {len(texts)} are empty, None or NaN.")
+        report = make_report(status, None, ids, truncated=int((counts > limit).sum()), max_tokens=limit,
+                             longest_tokens=int(counts.max(initial=0)), converted=converted, resumed=run.resumed)
+        manifest = {"device": device, "batch_size": batch_size, "torch": torch.__version__,
+                    "preprocessing": {"max_length": limit, "order": "longest first, then restored",
+                                      "strip": True}}
+        return Features(values, status == 0, report, manifest)
+
+    return run_cached("text", ids, fingerprint_texts(ids, texts), identity, compute, missing, cache,
+                      source, "text")
