@@ -1,0 +1,67 @@
+"""BPR-MF: matrix factorization trained with the Bayesian personalized ranking loss.
+
+Rendle, Freudenthaler, Gantner, Schmidt-Thieme. "BPR: Bayesian Personalized Ranking from
+Implicit Feedback." UAI 2009. https://arxiv.org/abs/1205.2618
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..datasets import Interactions
+from ..training import bpr_loss
+from .torch_base import TorchRecommender
+
+__all__ = ["BPR", "MFModule"]
+
+
+class MFModule(nn.Module):
+    """User and item embeddings ``(n_users, factors)``, ``(n_items, factors)`` and an optional item bias."""
+
+    def __init__(self, n_users: int, n_items: int, factors: int, item_bias: bool = True,
+                 init_std: float = 0.1) -> None:
+        super().__init__()
+        self.user = nn.Embedding(n_users, factors)
+        self.item = nn.Embedding(n_items, factors)
+        nn.init.normal_(self.user.weight, std=init_std)
+        nn.init.normal_(self.item.weight, std=init_std)
+        self.bias = nn.Parameter(torch.zeros(n_items)) if item_bias else None
+
+    def score_pairs(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scores of (user, item) pairs: users (B,), items (B,) or (B, n) -> scores shaped like
+        items, plus the looked-up user (B, f) and item (..., f) embeddings (for the L2 penalty)."""
+        u, v = self.user(users), self.item(items)
+        s = (u.unsqueeze(1) * v).sum(-1) if items.dim() == 2 else (u * v).sum(-1)
+        return (s + self.bias[items] if self.bias is not None else s), u, v
+
+    def score_all(self, users: torch.Tensor) -> torch.Tensor:
+        """Scores of every item for users (B,): one matrix product -> (B, n_items)."""
+        s = self.user(users) @ self.item.weight.T
+        return s + self.bias if self.bias is not None else s
+
+
+class BPR(TorchRecommender):
+    """Matrix factorization with the BPR loss: ``score(u, i) = p_u . q_i (+ b_i)``.
+
+    ``reg`` is the L2 penalty on the embeddings of each batch (users, positives, negatives),
+    as in the paper; ``item_bias`` adds a learned popularity term per item.
+    Rendle et al., UAI 2009.
+    """
+
+    def __init__(self, factors: int = 64, reg: float = 1e-4, item_bias: bool = True,
+                 lr: float = 5e-3, epochs: int = 100, **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
+        self.reg, self.item_bias = reg, item_bias
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+        return MFModule(train.n_users, train.n_items, self.factors, self.item_bias)
+
+    def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        items = torch.cat([batch["pos"].unsqueeze(-1), batch["neg"].reshape(len(batch["pos"]), -1)], dim=1)
+        scores, u, v = self.module_.score_pairs(batch["users"], items)   # (B, 1 + n_neg)
+        l2 = u.pow(2).sum() + v.pow(2).sum()
+        return bpr_loss(scores[:, 0], scores[:, 1:]) + self.reg * l2 / len(u)
+
+    def _score_batch(self, users: torch.Tensor) -> torch.Tensor:
+        return self.module_.score_all(users)

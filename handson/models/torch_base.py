@@ -1,0 +1,139 @@
+"""TorchRecommender: the base class of every neural model, trained by :func:`handson.training.fit_loop`.
+
+A subclass writes three methods and inherits the rest (training loop, validation, early
+stopping, mixed precision, checkpoints, batched scoring to NumPy)::
+
+    class MF(TorchRecommender):
+        def _build(self, train, item_features):        # -> torch.nn.Module
+            ...
+        def _batch_loss(self, batch):                   # batch["users"], ["pos"], ["neg"] -> scalar
+            ...
+        def _score_batch(self, users):                  # (B,) long -> (B, n_items)
+            ...
+
+Optional hooks: ``_batches(train, rng)`` (yield other batches, e.g. user rows for
+autoencoders), ``_before_scoring()`` (cache propagated embeddings), ``_on_epoch_start(epoch)``.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
+import torch
+
+from .. import training
+from ..datasets import Interactions
+from ..utils import get_device
+from .base import Recommender
+
+__all__ = ["TorchRecommender"]
+
+
+class TorchRecommender(Recommender):
+    """A recommender whose parameters live in a ``torch.nn.Module`` (``module_``).
+
+    Hyper-parameters shared by all neural models: ``factors`` (embedding size), ``lr``,
+    ``weight_decay`` (optimizer L2 / decoupled decay with ``optimizer="adamw"``), ``epochs``,
+    ``batch_size``, ``n_negatives`` (per positive), ``eval_every`` (epochs between
+    validations), ``patience`` (validations without improvement before stopping),
+    ``metric`` (validation metric, e.g. "Recall@20"), ``device`` (None: CUDA when available),
+    ``seed``, ``verbose`` (tqdm over epochs), ``precision`` ("auto": bfloat16/float16
+    autocast on CUDA, float32 elsewhere; or "fp32", "bf16", "fp16").
+
+    After ``fit``: ``module_``, ``device_``, ``history_`` (:class:`handson.training.History`),
+    ``fit_seconds_``.
+    """
+
+    #: users scored per forward pass in ``score`` (lower it for memory-hungry scorers)
+    score_batch_size: int = 1024
+
+    def __init__(self, factors: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
+                 epochs: int = 50, batch_size: int = 2048, n_negatives: int = 1,
+                 eval_every: int = 5, patience: int = 3, metric: str = "Recall@20",
+                 device: str | None = None, seed: int = 42, verbose: bool = True,
+                 optimizer: str = "adam", precision: str = "auto") -> None:
+        self.factors, self.lr, self.weight_decay = factors, lr, weight_decay
+        self.epochs, self.batch_size, self.n_negatives = epochs, batch_size, n_negatives
+        self.eval_every, self.patience, self.metric = eval_every, patience, metric
+        self.device, self.seed, self.verbose = device, seed, verbose
+        self.optimizer, self.precision = optimizer, precision
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, train: Interactions, item_features: Mapping[str, np.ndarray] | None = None,
+            valid: Interactions | None = None, *, resume_from: str | Path | None = None,
+            checkpoint: str | Path | None = None) -> "TorchRecommender":
+        """Train on ``train``; ``valid`` drives early stopping (best weights restored).
+
+        ``checkpoint``: a file rewritten after every epoch; ``resume_from``: a checkpoint
+        (from ``checkpoint=`` or :meth:`save_checkpoint`) to continue training from.
+        """
+        self._check_params()
+        self._fit_options = {"resume_from": resume_from, "checkpoint": checkpoint}
+        start = time.perf_counter()
+        super().fit(train, item_features, valid)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def _check_params(self) -> None:
+        for name in ("factors", "epochs", "batch_size", "n_negatives", "eval_every", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {value!r}.")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {self.lr!r}.")
+        if not isinstance(self.metric, str) or "@" not in self.metric:
+            raise ValueError(f"metric must look like 'Recall@20' or 'nDCG@10', got {self.metric!r}.")
+
+    def _fit(self, train: Interactions, item_features: dict[str, np.ndarray],
+             valid: Interactions | None) -> None:
+        self.device_ = torch.device(get_device(self.device))
+        torch.manual_seed(self.seed)
+        self.module_ = self._build(train, item_features).to(self.device_)
+        self.history_ = training.fit_loop(self, train, valid, **self._fit_options)
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write the state after the last epoch trained; continue with ``fit(..., resume_from=path)``."""
+        return training.save_checkpoint(self, path)
+
+    # -- scoring -----------------------------------------------------------------------------
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        self.module_.eval()
+        out = np.empty((len(users), self.n_items_), dtype=np.float32)
+        amp = training._precision(self.precision, self.device_)
+        with torch.inference_mode(), torch.autocast(self.device_.type, dtype=amp or torch.float32,
+                                                    enabled=amp is not None):
+            for start in range(0, len(users), self.score_batch_size):
+                batch = torch.as_tensor(users[start:start + self.score_batch_size], device=self.device_)
+                out[start:start + len(batch)] = self._score_batch(batch).float().cpu().numpy()
+        return out
+
+    # -- to implement ------------------------------------------------------------------------
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> torch.nn.Module:
+        """Create the module (parameters initialised under ``torch.manual_seed(seed)``)."""
+        raise NotImplementedError
+
+    def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The scalar loss of one batch from :meth:`_batches`."""
+        raise NotImplementedError
+
+    def _score_batch(self, users: torch.Tensor) -> torch.Tensor:
+        """Scores of all items for a batch of users: ``(B,)`` long -> ``(B, n_items)``."""
+        raise NotImplementedError
+
+    # -- hooks -------------------------------------------------------------------------------
+    def _batches(self, train: Interactions, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
+        """One epoch of BPR batches: one triple per training pair (:func:`training.sample_bpr`),
+        as dicts with "users" (B,), "pos" (B,), "neg" (B,) or (B, n_negatives) on the device."""
+        users, pos, neg = training.sample_bpr(self.train_, self.train_.nnz, rng, n_neg=self.n_negatives)
+        tensors = {name: torch.from_numpy(a).to(self.device_)
+                   for name, a in (("users", users), ("pos", pos), ("neg", neg))}
+        for start in range(0, len(users), self.batch_size):
+            yield {name: t[start:start + self.batch_size] for name, t in tensors.items()}
+
+    def _before_scoring(self) -> None:
+        """Called (without gradients) after training phases, before any scoring."""
+
+    def _on_epoch_start(self, epoch: int) -> None:
+        """Called at the start of every epoch (1-based), e.g. for annealing schedules."""

@@ -1,0 +1,116 @@
+"""Every neural model of issue 4: protocol (shapes, seen items), quality on toyshop, graph helpers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from handson import datasets, split
+from handson.evaluation import evaluate
+from handson.models import BPR, DAE, LightGCN, MostPop, MultVAE, TwoTowerDot, TwoTowerMLP
+from handson.models.graph import normalized_adjacency, propagate, sparse_mm
+
+# small, fast configurations (a few seconds each on 2 CPU cores); defaults are tuned for real data
+FAST = {
+    "BPR": (BPR, dict(factors=32, lr=0.01, epochs=40, eval_every=5)),
+    "LightGCN": (LightGCN, dict(factors=32, lr=0.01, epochs=30, eval_every=5)),
+    "TwoTowerMLP": (TwoTowerMLP, dict(epochs=12, eval_every=3)),
+    "TwoTowerDot": (TwoTowerDot, dict(epochs=20, eval_every=5)),
+    "DAE": (DAE, dict(epochs=30, eval_every=5)),
+    "MultVAE": (MultVAE, dict(epochs=30, eval_every=5, anneal_epochs=10)),
+}
+
+
+@pytest.fixture(scope="module")
+def toy():
+    ds = datasets.load("toyshop")
+    train, valid, test = split.random_split(ds, test=0.2, valid=0.1, seed=42)
+    pop = evaluate(MostPop().fit(train), test, seen=[train, valid], k=20, progress=False)["Recall@20"]
+    return train, valid, test, pop
+
+
+@pytest.fixture(scope="module")
+def fitted(toy):
+    train, valid, _, _ = toy
+    torch.set_num_threads(1)   # tiny models: one thread is fastest and immune to busy cores
+    return {name: cls(verbose=False, **kw).fit(train, valid=valid) for name, (cls, kw) in FAST.items()}
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_scores_shape_dtype_and_no_seen_item(fitted, toy, name):
+    train, valid, _, _ = toy
+    model = fitted[name]
+    users = np.arange(0, train.n_users, 7)
+    scores = model.score(users)
+    assert scores.shape == (len(users), train.n_items) and scores.dtype == np.float32
+    assert np.isfinite(scores).all()
+    top = model.recommend(users, k=20, seen=valid)
+    seen = (train.to_csr() + valid.to_csr()).tocsr()
+    assert not np.asarray(seen[np.repeat(users, 20), top.ravel()]).ravel().any()
+    assert model.history_.best_epoch is not None and model.fit_seconds_ > 0
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_beats_most_popular_on_toyshop(fitted, toy, name):
+    train, valid, test, pop = toy
+    recall = evaluate(fitted[name], test, seen=[train, valid], k=20, progress=False)["Recall@20"]
+    assert recall > 1.1 * pop, f"{name}: Recall@20 {recall:.4f} vs MostPop {pop:.4f}"
+
+
+def test_lightgcn_beats_bpr_on_toyshop(fitted, toy):
+    train, valid, test, _ = toy
+    r = {n: evaluate(fitted[n], test, seen=[train, valid], k=20, progress=False)["Recall@20"]
+         for n in ("BPR", "LightGCN")}
+    assert r["LightGCN"] > r["BPR"], r
+
+
+# -- the graph ------------------------------------------------------------------------------
+def test_normalized_adjacency_matches_dense_formula():
+    r = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0]], dtype=np.float32))   # user 2 isolated
+    adj = normalized_adjacency(r)
+    assert adj.layout == torch.sparse_csr and adj.shape == (6, 6)
+    a = np.zeros((6, 6), dtype=np.float32)
+    a[:3, 3:], a[3:, :3] = r.toarray(), r.toarray().T
+    deg = a.sum(1)
+    inv = np.where(deg > 0, deg ** -0.5, 0.0)
+    np.testing.assert_allclose(adj.to_dense().numpy(), inv[:, None] * a * inv[None, :], rtol=1e-6)
+    assert adj.to_dense()[2].abs().sum() == 0
+
+
+def test_sparse_mm_gradient_matches_dense():
+    rng = np.random.default_rng(0)
+    r = sp.random(5, 7, density=0.4, random_state=1, format="csr")
+    adj = normalized_adjacency(r)
+    x = torch.tensor(rng.normal(size=(12, 3)), dtype=torch.float32, requires_grad=True)
+    layers = propagate(adj, x, n_layers=2)
+    torch.stack(layers).mean(0).pow(2).sum().backward()
+    x2 = x.detach().clone().requires_grad_(True)
+    dense = adj.to_dense()
+    torch.stack([x2, dense @ x2, dense @ (dense @ x2)]).mean(0).pow(2).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad, rtol=1e-5, atol=1e-6)
+    assert sparse_mm(adj, x.detach()).shape == (12, 3)
+
+
+def test_lightgcn_layers_zero_is_matrix_factorization(toy):
+    train, _, _, _ = toy
+    model = LightGCN(n_layers=0, factors=8, epochs=1, verbose=False).fit(train)
+    emb = model.module_.embedding.weight.detach()
+    users = np.arange(5)
+    expected = emb[users] @ emb[train.n_users:].T
+    np.testing.assert_allclose(model.score(users), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_normalized_adjacency_rejects_empty():
+    with pytest.raises(ValueError, match="non-empty"):
+        normalized_adjacency(sp.csr_matrix((3, 4), dtype=np.float32))
+
+
+@pytest.mark.parametrize("model, match", [
+    (LightGCN(n_layers=-1, epochs=1, verbose=False), "n_layers"),
+    (DAE(dropout=1.0, epochs=1, verbose=False), "dropout"),
+    (TwoTowerMLP(hidden=(), epochs=1, verbose=False), "hidden"),
+])
+def test_bad_model_hyper_parameters(toy, model, match):
+    with pytest.raises(ValueError, match=match):
+        model.fit(toy[0])

@@ -1,0 +1,204 @@
+"""handson.training: samplers, losses, the fit loop (early stopping, determinism, checkpoints)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from handson import training
+from handson.datasets import Interactions
+from handson.models import BPR
+
+
+def planted(n_users: int = 300, n_items: int = 200, groups: int = 6, per_user: int = 20,
+            seed: int = 0) -> Interactions:
+    """Users and items in ``groups`` clusters; 85% of a user's items come from their cluster."""
+    rng = np.random.default_rng(seed)
+    ug, ig = rng.integers(0, groups, n_users), np.arange(n_items) % groups
+    users = np.repeat(np.arange(n_users), per_user)
+    own = rng.random(len(users)) < 0.85
+    by_group = [np.nonzero(ig == g)[0] for g in range(groups)]
+    items = np.where(own, [rng.choice(by_group[ug[u]]) for u in users],
+                     rng.integers(0, n_items, len(users)))
+    inter = Interactions(users, items, n_users, n_items)
+    csr = inter.to_csr().tocoo()
+    return Interactions(csr.row, csr.col, n_users, n_items)
+
+
+def split(inter: Interactions, frac: float = 0.2, seed: int = 1) -> tuple[Interactions, Interactions]:
+    mask = np.random.default_rng(seed).random(len(inter)) < frac
+    return inter.subset(~mask), inter.subset(mask)
+
+
+@pytest.fixture(scope="module")
+def data():
+    inter = planted()
+    train, test = split(inter)
+    return train, test
+
+
+# -- samplers ------------------------------------------------------------------------------
+def test_sample_bpr_negatives_are_never_positives_and_pairs_are_real(data):
+    train, _ = data
+    csr = train.to_csr()
+    users, pos, neg = training.sample_bpr(csr, 50_000, np.random.default_rng(0))
+    assert users.shape == pos.shape == neg.shape == (50_000,)
+    assert np.asarray(csr[users, pos]).ravel().all()
+    assert not np.asarray(csr[users, neg]).ravel().any()
+
+
+def test_negatives_roughly_uniform_over_non_positives():
+    n_items = 50
+    csr = sp.csr_matrix((np.ones(10), (np.zeros(10, int), np.arange(10))), shape=(1, n_items))
+    neg = training.sample_negatives(csr, np.zeros(40_000, dtype=np.int64), 1, np.random.default_rng(0))
+    counts = np.bincount(neg.ravel(), minlength=n_items)
+    assert counts[:10].sum() == 0
+    expected = 40_000 / 40
+    assert np.abs(counts[10:] - expected).max() < 5 * np.sqrt(expected)
+
+
+def test_sample_negatives_shape_and_exclusion(data):
+    train, _ = data
+    csr = train.to_csr()
+    users = np.arange(train.n_users)
+    neg = training.sample_negatives(csr, users, 4, np.random.default_rng(0))
+    assert neg.shape == (train.n_users, 4)
+    assert not np.asarray(csr[np.repeat(users, 4), neg.ravel()]).ravel().any()
+
+
+def test_sampler_rejects_user_with_every_item():
+    csr = sp.csr_matrix(np.ones((2, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match="all 5 items"):
+        training.sample_bpr(csr, 10, np.random.default_rng(0))
+
+
+# -- losses --------------------------------------------------------------------------------
+def test_bpr_loss_values():
+    pos, neg = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0])
+    expected = -np.mean(np.log(1 / (1 + np.exp(-np.array([2.0, 0.0])))))
+    assert training.bpr_loss(pos, neg).item() == pytest.approx(expected, rel=1e-6)
+    # several negatives per positive broadcast against their positive
+    many = training.bpr_loss(pos, torch.zeros(2, 3))
+    assert many.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_bce_loss_values():
+    pos, neg = torch.tensor([3.0]), torch.tensor([[-1.0, 2.0]])
+    sp_ = lambda x: np.log1p(np.exp(x))  # noqa: E731
+    expected = sp_(-3.0) + sp_(-1.0) + sp_(2.0)
+    assert training.bce_loss(pos, neg).item() == pytest.approx(expected, rel=1e-6)
+
+
+# -- the loop ------------------------------------------------------------------------------
+def test_bpr_learns_and_records_history(data):
+    train, test = data
+    model = BPR(factors=16, epochs=6, eval_every=2, patience=10, verbose=False).fit(train, valid=test)
+    frame = model.history_.to_frame()
+    assert list(frame.index) == list(range(1, 7))
+    assert frame["loss"].iloc[-1] < frame["loss"].iloc[0]
+    assert frame["Recall@20"].notna().sum() == 3
+    assert model.history_.best_epoch in frame.index
+    assert model.fit_seconds_ > 0
+
+
+def test_early_stopping_restores_best_weights(data):
+    train, valid = data
+    # a large learning rate without regularization overfits quickly: validation peaks early
+    model = BPR(factors=64, lr=0.05, reg=0.0, epochs=60, eval_every=1, patience=3,
+                verbose=False).fit(train, valid=valid)
+    hist = model.history_
+    assert hist.stopped_early and len(hist) < 60
+    assert hist.best_epoch < len(hist)
+    from handson.evaluation import evaluate
+    now = evaluate(model, valid, seen=[train], k=20, progress=False)["Recall@20"]
+    assert now == pytest.approx(hist.best_score, abs=1e-9)
+    last = hist.to_frame()["Recall@20"].iloc[-1]
+    assert hist.best_score > last
+
+
+def test_same_seed_same_scores_other_seed_other_scores(data):
+    train, valid = data
+    kw = dict(factors=16, epochs=3, eval_every=1, verbose=False)
+    a = BPR(seed=7, **kw).fit(train, valid=valid).score(np.arange(50))
+    b = BPR(seed=7, **kw).fit(train, valid=valid).score(np.arange(50))
+    c = BPR(seed=8, **kw).fit(train, valid=valid).score(np.arange(50))
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_checkpoint_resume_equals_uninterrupted_training(data, tmp_path):
+    train, valid = data
+    kw = dict(factors=16, eval_every=2, patience=10, verbose=False)
+    ckpt = tmp_path / "bpr.pt"
+    BPR(epochs=4, **kw).fit(train, valid=valid, checkpoint=ckpt)
+    resumed = BPR(epochs=8, **kw).fit(train, valid=valid, resume_from=ckpt)
+    straight = BPR(epochs=8, **kw).fit(train, valid=valid)
+    assert np.array_equal(resumed.score(np.arange(train.n_users)), straight.score(np.arange(train.n_users)))
+    cols = ["loss", "Recall@20"]
+    pd_resumed, pd_straight = resumed.history_.to_frame()[cols], straight.history_.to_frame()[cols]
+    assert pd_resumed.equals(pd_straight)
+    # save_checkpoint after fit keeps the last epoch's weights (not the restored best ones)
+    resumed.save_checkpoint(tmp_path / "again.pt")
+    more = BPR(epochs=10, **kw).fit(train, valid=valid, resume_from=tmp_path / "again.pt")
+    longer = BPR(epochs=10, **kw).fit(train, valid=valid)
+    assert np.array_equal(more.score(np.arange(10)), longer.score(np.arange(10)))
+
+
+# -- bad input -----------------------------------------------------------------------------
+def test_empty_interactions_are_rejected():
+    empty = Interactions(np.zeros(0, int), np.zeros(0, int), 5, 5)
+    with pytest.raises(ValueError, match="empty"):
+        BPR(epochs=1, verbose=False).fit(empty)
+
+
+def test_valid_from_another_catalog_is_rejected(data):
+    train, _ = data
+    other = Interactions([0, 1], [0, 1], train.n_users, train.n_items + 3)
+    with pytest.raises(ValueError, match="different catalogs"):
+        BPR(epochs=1, verbose=False).fit(train, valid=other)
+
+
+def test_nan_loss_stops_with_lower_lr_advice(data):
+    train, _ = data
+    with pytest.raises(ValueError, match="Lower the learning rate"):
+        BPR(lr=1e30, epochs=3, verbose=False).fit(train)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": 0}, "epochs must be a positive integer"),
+    ({"lr": -1.0}, "lr must be a positive number"),
+    ({"metric": "Recall"}, "metric must look like"),
+    ({"optimizer": "sgd"}, "optimizer must be"),
+    ({"precision": "fp8"}, "precision must be"),
+])
+def test_bad_hyper_parameters(data, kwargs, match):
+    train, _ = data
+    with pytest.raises(ValueError, match=match):
+        BPR(verbose=False, **{"epochs": 1, **kwargs}).fit(train)
+
+
+def test_wrong_checkpoint_is_rejected(data, tmp_path):
+    from handson.models import LightGCN
+
+    train, _ = data
+    ckpt = tmp_path / "bpr.pt"
+    BPR(factors=8, epochs=1, verbose=False).fit(train, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="written by BPR, not LightGCN"):
+        LightGCN(factors=8, epochs=2, verbose=False).fit(train, resume_from=ckpt)
+    with pytest.raises(ValueError, match="other parameter shapes"):
+        BPR(factors=16, epochs=2, verbose=False).fit(train, resume_from=ckpt)
+    smaller = Interactions(train.users, train.items, train.n_users, train.n_items + 1)
+    with pytest.raises(ValueError, match="trained on"):
+        BPR(factors=8, epochs=2, verbose=False).fit(smaller, resume_from=ckpt)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="Cannot read checkpoint"):
+        BPR(factors=8, epochs=2, verbose=False).fit(train, resume_from=junk)
+    with pytest.raises(ValueError, match="does not exist"):
+        BPR(factors=8, epochs=2, verbose=False).fit(train, resume_from=tmp_path / "missing.pt")
+
+
+def test_save_checkpoint_before_fit_is_an_error(tmp_path):
+    with pytest.raises(RuntimeError, match="fit"):
+        BPR().save_checkpoint(tmp_path / "x.pt")
