@@ -1,0 +1,134 @@
+"""VBPR: the score formula, cold items through features alone, quality bars on toyshop, bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from handson import toyshop
+from handson.evaluation import evaluate
+from handson.evaluation_extra import only_items
+from handson.models.bpr import BPR
+from handson.models.popularity import Random
+from handson.models.vbpr import VBPR, prepare_features
+from handson.split import cold_item_split, random_split
+
+from test_controls import clustered
+
+EPOCHS = 15
+
+
+@pytest.fixture(scope="module")
+def shop():
+    """toyshop with attribute features: what a perfect image / text encoder would see."""
+    ds = toyshop.load()
+    def onehot(cols):
+        return pd.get_dummies(ds.items[cols].astype(str)).to_numpy(np.float32)
+    return ds, {"image": onehot(["category", "colour", "pattern"]),
+                "text": onehot(["category", "material", "brand"])}
+
+
+def recall(model, split, items=None):
+    scorer = model if items is None else only_items(model, items)
+    return evaluate(scorer, split.test, seen=[split.train], k=(20,), progress=False)["Recall@20"]
+
+
+# -- quality bars on toyshop -------------------------------------------------------------------
+def test_vbpr_beats_bpr_on_toyshop(shop):
+    ds, feats = shop
+    split = random_split(ds, test=0.2, seed=0)
+    bpr = BPR(epochs=EPOCHS, verbose=False).fit(split.train)
+    vbpr = VBPR(epochs=EPOCHS, verbose=False).fit(split.train, feats)
+    r_bpr, r_vbpr = recall(bpr, split), recall(vbpr, split)
+    assert r_vbpr > 1.15 * r_bpr, (r_vbpr, r_bpr)
+
+
+def test_cold_items_vbpr_wide_margin_bpr_at_chance(shop):
+    ds, feats = shop
+    split = cold_item_split(ds, items=0.2, seed=0)
+    cold = np.unique(split.test.items)
+    chance = recall(Random(seed=0).fit(split.train), split, cold)
+    bpr = recall(BPR(epochs=EPOCHS, verbose=False).fit(split.train), split, cold)
+    vbpr_model = VBPR(epochs=EPOCHS, verbose=False).fit(split.train, feats)
+    vbpr = recall(vbpr_model, split, cold)
+    assert abs(chance - 20 / len(cold)) < 0.05
+    assert bpr < chance + 0.05, (bpr, chance)       # BPR-MF knows nothing about new items
+    assert vbpr > 2 * chance and vbpr > bpr + 0.2, (vbpr, bpr, chance)
+    # the cold items' ID parameters never moved from zero
+    m = vbpr_model.module_
+    assert not vbpr_model.known_items_[cold].any()
+    assert torch.count_nonzero(m.item_id.weight[cold]) == 0
+    assert torch.count_nonzero(m.item_bias.weight[cold]) == 0
+
+
+# -- mechanics ---------------------------------------------------------------------------------
+def test_score_is_the_vbpr_formula():
+    train, _, feats = clustered()
+    model = VBPR(epochs=3, factors=8, content_factors=4, verbose=False, seed=1).fit(train, feats)
+    m = model.module_
+    f = np.concatenate(prepare_features(feats, ("image", "text")), axis=1)
+    W = m.proj[0].weight.detach().numpy()                   # (content_factors + 1, d)
+    E, beta_c = W[:-1], W[-1]
+    known = model.known_items_[:, None]
+    gi, bi = m.item_id.weight.detach().numpy() * known, m.item_bias.weight.detach().numpy()[:, 0] * known[:, 0]
+    gu, tu = m.user_id.weight.detach().numpy(), m.user_content.weight.detach().numpy()
+    users = np.array([0, 5, 17])
+    expected = bi + gu[users] @ gi.T + tu[users] @ (f @ E.T).T + f @ beta_c
+    np.testing.assert_allclose(model.score(users), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_unseen_item_without_content_scores_zero():
+    train, _, feats = clustered()
+    feats = {k: v.copy() for k, v in feats.items()}
+    gone = np.setdiff1d(np.arange(train.n_items), train.items)[:1]
+    if not gone.size:                                 # make one item unseen in training
+        gone = np.array([train.items[0]])
+        train = train.subset(train.items != gone[0])
+    for v in feats.values():
+        v[gone] = 0.0
+    model = VBPR(epochs=2, verbose=False).fit(train, feats)
+    np.testing.assert_array_equal(model.score(np.arange(10))[:, gone], 0.0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(projection="per_modality"), dict(n_negatives=3),
+                                    dict(normalize="standard"), dict(normalize=None),
+                                    dict(feature_dim=4), dict(modalities="text")])
+def test_variants_train_and_learn(kwargs):
+    train, test, feats = clustered()
+    model = VBPR(epochs=15, verbose=False, **kwargs).fit(train, feats)
+    r = evaluate(model, test, seen=[train], k=(10,), progress=False)["Recall@10"]
+    assert r > 0.15, (kwargs, r)          # random ranking: about 10 / 150 of a user's test items
+    width = {"per_modality": 2 * model.content_factors}.get(kwargs.get("projection"), model.content_factors)
+    assert model.module_.user_content.weight.shape[1] == width
+    if "feature_dim" in kwargs:
+        assert model.module_.features.shape[1] == 8
+
+
+def test_same_seed_same_scores():
+    train, _, feats = clustered()
+    a = VBPR(epochs=2, verbose=False, seed=3).fit(train, feats).score([1, 2])
+    b = VBPR(epochs=2, verbose=False, seed=3).fit(train, feats).score([1, 2])
+    np.testing.assert_array_equal(a, b)
+
+
+# -- bad input --------------------------------------------------------------------------------
+def test_bad_features_are_refused():
+    train, _, feats = clustered(n_users=30, n_items=40)
+    with pytest.raises(ValueError, match="missing \\['image'\\]"):
+        VBPR(epochs=1).fit(train, {"text": feats["text"]})
+    with pytest.raises(ValueError, match="n_items=40"):
+        VBPR(epochs=1).fit(train, {"image": feats["image"][:39], "text": feats["text"]})
+    nan = feats["image"].copy()
+    nan[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        VBPR(epochs=1).fit(train, {"image": nan, "text": feats["text"]})
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(projection="sum"), "projection"), (dict(normalize="minmax"), "normalize"),
+    (dict(content_factors=0), "content_factors"), (dict(feature_dim=0), "feature_dim"),
+    (dict(reg=-1.0), "reg"), (dict(modalities=()), "modalities"), (dict(factors=0), "factors"),
+])
+def test_bad_hyper_parameters_are_refused(kwargs, match):
+    train, _, feats = clustered(n_users=30, n_items=40)
+    with pytest.raises(ValueError, match=match):
+        VBPR(epochs=1, verbose=False, **kwargs).fit(train, feats)
