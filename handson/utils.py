@@ -6,11 +6,13 @@ import os
 import platform
 import random
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-__all__ = ["seed_everything", "get_device", "in_colab", "cache_dir", "is_quick", "doctor"]
+__all__ = ["seed_everything", "get_device", "torch_threads", "in_colab", "cache_dir", "is_quick", "doctor"]
 
 
 def seed_everything(seed: int = 42) -> np.random.Generator:
@@ -40,6 +42,22 @@ def get_device(prefer: str | None = None) -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads, then restore the previous setting
+    (``None``: leave torch alone)."""
+    if n is None:
+        yield
+        return
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def in_colab() -> bool:

@@ -169,7 +169,7 @@ def test_nan_loss_stops_with_lower_lr_advice(data):
     ({"epochs": 0}, "epochs must be a positive integer"),
     ({"lr": -1.0}, "lr must be a positive number"),
     ({"metric": "Recall"}, "metric must look like"),
-    ({"optimizer": "sgd"}, "optimizer must be"),
+    ({"optimizer": "rmsprop"}, "optimizer must be"),
     ({"precision": "fp8"}, "precision must be"),
 ])
 def test_bad_hyper_parameters(data, kwargs, match):
@@ -202,3 +202,13 @@ def test_wrong_checkpoint_is_rejected(data, tmp_path):
 def test_save_checkpoint_before_fit_is_an_error(tmp_path):
     with pytest.raises(RuntimeError, match="fit"):
         BPR().save_checkpoint(tmp_path / "x.pt")
+
+
+def test_threads_setting_is_restored_after_fit_and_checked():
+    rng = np.random.default_rng(0)
+    train = Interactions(rng.integers(0, 30, 300), rng.integers(0, 40, 300), n_users=30, n_items=40)
+    before = torch.get_num_threads()
+    BPR(epochs=1, verbose=False, threads=1).fit(train)
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        BPR(epochs=1, verbose=False, threads=0).fit(train)

@@ -92,7 +92,7 @@ class MiniCLIP:
         """Train on the pairs of rows where both the image and the text are available."""
         import torch
 
-        from ..utils import get_device
+        from ..utils import get_device, torch_threads
 
         (vi, mi), (vt, mt) = _rows(image, "image"), _rows(text, "text")
         if len(vi) != len(vt):
@@ -106,15 +106,10 @@ class MiniCLIP:
         self.image_mean_ = l2_normalize(vi[both]).mean(0)
         self.text_mean_ = l2_normalize(vt[both]).mean(0)
         xi, xt = self._prepare(vi[both], "image"), self._prepare(vt[both], "text")
-        threads = torch.get_num_threads()
-        if self.device_ == "cpu":
-            # matrices this small gain nothing from more threads, and on busy cores the
-            # threads wait for each other: one thread measured 5-10x faster under load
-            torch.set_num_threads(1)
-        try:
+        # matrices this small gain nothing from more threads, and on busy cores the threads
+        # wait for each other: one thread measured 5-10x faster under load
+        with torch_threads(1 if self.device_ == "cpu" else None):
             self._train(xi, xt, epochs, seed)
-        finally:
-            torch.set_num_threads(threads)
         self.image_head_.eval(), self.text_head_.eval()
         self.temperature_ = float(1 / self.log_scale_.detach().clamp(max=math.log(100)).exp())
         self.n_pairs_ = int(both.sum())
