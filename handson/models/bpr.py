@@ -47,9 +47,13 @@ class BPR(TorchRecommender):
     ``reg`` is the L2 penalty on the embeddings of each batch (users, positives, negatives),
     as in the paper; ``item_bias`` adds a learned popularity term per item.
     Rendle et al., UAI 2009.
+
+    Default ``reg=0.01`` was chosen on validation Recall@20 (per-user 70/10/20 split, seed 42)
+    over {1e-4, 1e-3, 5e-3, 0.01, 0.02, 0.03}: the best mean over toyshop (0.308) and
+    MovieLens latest-small (0.179); 1e-4 over-fits both (0.23 and 0.163).
     """
 
-    def __init__(self, factors: int = 64, reg: float = 1e-4, item_bias: bool = True,
+    def __init__(self, factors: int = 64, reg: float = 0.01, item_bias: bool = True,
                  lr: float = 5e-3, epochs: int = 100, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
         self.reg, self.item_bias = reg, item_bias

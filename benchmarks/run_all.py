@@ -1,7 +1,7 @@
-"""Accuracy of the multimodal graph, self-supervised and fusion models against their references.
+"""Every model of the project on toyshop and MovieLens: Recall@20, nDCG@20 and fit seconds.
 
-    python benchmarks/bench_multimodal.py [--data toyshop movielens] [--seeds 42 7]
-                                          [--threads 1] [--ml-dir PATH] [--models FREEDOM BM3 ...]
+    python benchmarks/run_all.py [--data toyshop movielens] [--seeds 42 7]
+                                 [--threads 1] [--ml-dir PATH] [--models VBPR FREEDOM ...]
 
 For each data set and split seed: a per-user random split (70% train, 10% validation for
 early stopping, 20% test), image and text features from the packaged offline encoders
@@ -9,7 +9,8 @@ early stopping, 20% test), image and text features from the packaged offline enc
 ``HANDSON_CACHE``), then every model fitted with its defaults and evaluated on the test
 set with the training and validation items masked. Prints Recall@20, nDCG@20, the fit time
 and the epochs trained. On toyshop it also ranks the cold items of a cold-item split
-(``only_items``), where a model that knows nothing about them is at chance.
+(``only_items``), where a model that knows nothing about them is at chance, and on every
+data set it times BPR-MF against VBPR for the same number of epochs (no validation).
 
 MovieLens latest-small comes from ``--ml-dir``, ``HANDSON_ML_DIR`` or
 ``../shared/data/ml-latest-small`` (all ratings as implicit positives, posters as images,
@@ -31,11 +32,21 @@ from handson import models as M
 from handson.evaluation import evaluate
 from handson.evaluation_extra import only_items
 
+# label -> (model class name in handson.models, constructor arguments); the defaults throughout
 SPECS = {
+    "Random": ("Random", {}),
     "MostPop": ("MostPop", {}),
+    "ItemKNN": ("ItemKNN", {}),
+    "EASE": ("EASE", {}),
+    "GFCF": ("GFCF", {}),
     "BPR-MF": ("BPR", {}),
+    "TwoTowerMLP": ("TwoTowerMLP", {}),
+    "TwoTowerDot": ("TwoTowerDot", {}),
+    "DAE": ("DAE", {}),
+    "MultVAE": ("MultVAE", {}),
     "LightGCN (3 layers)": ("LightGCN", {}),
     "LightGCN (2 layers)": ("LightGCN", {"n_layers": 2}),
+    "VBPR": ("VBPR", {}),
     "FREEDOM": ("FREEDOM", {}),
     "FREEDOM w/o item graph": ("FREEDOM", {"n_item_layers": 0, "feature_weight": 0.0}),
     "BM3 (InfoNCE)": ("BM3", {}),
@@ -44,8 +55,12 @@ SPECS = {
     "MMFusion concat": ("MMFusion", {"fusion": "concat"}),
     "MMFusion gate": ("MMFusion", {"fusion": "gate"}),
     "MMFusion attention": ("MMFusion", {"fusion": "attention"}),
+    "CLIPContent (text)": ("CLIPContent", {"modalities": ("text",)}),
+    "CLIPContentMLP (text)": ("CLIPContentMLP", {"modalities": ("text",)}),
 }
-COLD = ("Random", "LightGCN (2 layers)", "FREEDOM", "BM3 (InfoNCE)", "BM3 w/o SSL", "MMFusion concat")
+NOT_TRAINED = {"Random", "MostPop", "ItemKNN", "EASE", "GFCF", "CLIPContent"}   # no seed/verbose/epochs
+COLD = ("Random", "BPR-MF", "LightGCN (2 layers)", "VBPR", "FREEDOM", "BM3 (InfoNCE)", "BM3 w/o SSL",
+        "MMFusion concat", "CLIPContent (text)")
 
 
 def ml_dir(arg: str | None) -> Path:
@@ -68,11 +83,11 @@ def load(name: str, ml_path: Path) -> tuple[datasets.Dataset, dict] | None:
 
 
 def make(label: str, seed: int):
-    if label == "Random":
-        return M.Random(seed=seed)
     cls, kwargs = SPECS[label]
-    if cls == "MostPop":
-        return M.MostPop()
+    if cls == "Random":
+        return M.Random(seed=seed)
+    if cls in NOT_TRAINED:
+        return getattr(M, cls)(**kwargs)
     return getattr(M, cls)(seed=seed, verbose=False, **kwargs)
 
 
@@ -106,6 +121,21 @@ def run_cold(ds, feats, labels, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def run_speed(ds, feats, seed: int, epochs: int = 20) -> pd.DataFrame:
+    """BPR-MF and VBPR trained for the same epochs without validation: seconds per epoch."""
+    train, _, _ = split.random_split(ds, test=0.2, valid=0.1, seed=seed)
+    rows = {}
+    for label in ("BPR-MF", "VBPR"):
+        model = make(label, seed)
+        model.epochs = epochs
+        start = time.perf_counter()
+        model.fit(train, feats)
+        rows[label] = {"epochs": epochs, "s/epoch": (time.perf_counter() - start) / epochs}
+    table = pd.DataFrame(rows).T
+    table["vs BPR-MF"] = table["s/epoch"] / table.loc["BPR-MF", "s/epoch"]
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", nargs="+", default=["toyshop", "movielens"], choices=["toyshop", "movielens"])
@@ -127,6 +157,9 @@ def main() -> None:
             tables.append(run(ds, feats, args.models, seed))
         mean = sum(tables) / len(tables)
         print(f"\n{name}: mean over split seeds {args.seeds}\n{mean.round(4).to_string()}\n")
+        if {"BPR-MF", "VBPR"} <= set(args.models):
+            print(f"{name}: training speed, same epochs\n"
+                  f"{run_speed(ds, feats, args.seeds[0]).round(3).to_string()}\n")
         if name == "toyshop":
             cold_labels = [c for c in COLD if c == "Random" or c in args.models]
             print(f"{name}: cold-item split, ranking among cold items only\n"
