@@ -110,14 +110,20 @@ class VBPR(TorchRecommender):
     ``"per_modality"`` (one ``E_m`` per modality, each with ``content_factors`` outputs);
     ``normalize``: how each modality is scaled first, ``feature_dim``: optional truncated
     SVD of each modality to that many dimensions, for speed (see :func:`prepare_features`);
-    ``reg``: L2 penalty on the batch's user and item parameters, as in BPR.
+    ``reg``: L2 penalty on the batch's user and item parameters, as in BPR;
+    ``weight_decay`` (Adam's L2 on every parameter) is what keeps the projection ``E`` small,
+    the paper's lambda_E: without it the content part over-fits within 20 epochs.
     Items absent from ``train`` are scored through their features alone.
+
+    Defaults ``reg=0.01``, ``weight_decay=1e-4`` chosen on toyshop validation Recall@20
+    (0.313, against 0.272 with ``reg=1e-4`` and no decay, and BPR-MF's 0.308).
     """
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), factors: int = 32,
                  content_factors: int = 32, projection: str = "concat", normalize: str | None = "l2",
-                 feature_dim: int | None = None, reg: float = 1e-4, lr: float = 5e-3, epochs: int = 100, **kwargs) -> None:
-        super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
+                 feature_dim: int | None = None, reg: float = 0.01, lr: float = 5e-3, epochs: int = 100,
+                 weight_decay: float = 1e-4, **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, weight_decay=weight_decay, **kwargs)
         self.modalities = (modalities,) if isinstance(modalities, str) else tuple(modalities)
         self.content_factors, self.projection = content_factors, projection
         self.normalize, self.feature_dim, self.reg = normalize, feature_dim, reg
