@@ -121,7 +121,7 @@ def run_cold(ds, feats, labels, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def run_speed(ds, feats, seed: int, epochs: int = 20) -> pd.DataFrame:
+def run_speed(ds, feats, seed: int, epochs: int = 50) -> pd.DataFrame:
     """BPR-MF and VBPR trained for the same epochs without validation: seconds per epoch."""
     train, _, _ = split.random_split(ds, test=0.2, valid=0.1, seed=seed)
     rows = {}

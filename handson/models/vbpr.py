@@ -115,13 +115,16 @@ class VBPR(TorchRecommender):
     the paper's lambda_E: without it the content part over-fits within 20 epochs.
     Items absent from ``train`` are scored through their features alone.
 
-    Defaults ``reg=0.01``, ``weight_decay=1e-4`` chosen on toyshop validation Recall@20
-    (0.313, against 0.272 with ``reg=1e-4`` and no decay, and BPR-MF's 0.308).
+    Defaults ``reg=0.01``, ``weight_decay=1e-4`` and ``feature_dim=128`` chosen on toyshop
+    validation Recall@20 (0.316; 0.313 with the raw 1664 feature columns, 0.272 with
+    ``reg=1e-4`` and no decay; BPR-MF 0.308). The 128-dimensional SVD of each modality also
+    makes an epoch 2-3x cheaper on MovieLens (9,724 items); ``feature_dim=None`` keeps the
+    raw features, as the paper did.
     """
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), factors: int = 32,
                  content_factors: int = 32, projection: str = "concat", normalize: str | None = "l2",
-                 feature_dim: int | None = None, reg: float = 0.01, lr: float = 5e-3, epochs: int = 100,
+                 feature_dim: int | None = 128, reg: float = 0.01, lr: float = 5e-3, epochs: int = 100,
                  weight_decay: float = 1e-4, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, weight_decay=weight_decay, **kwargs)
         self.modalities = (modalities,) if isinstance(modalities, str) else tuple(modalities)
