@@ -1,0 +1,120 @@
+"""handson's BPR-MF and VBPR against Cornac's (a well-known reference) on the same split.
+
+    pip install cornac            # not a course dependency; only this script needs it
+    python benchmarks/compare_cornac.py [--data toyshop movielens] [--ml-dir PATH]
+
+Same per-user random split as benchmarks/run_all.py (70% train, 10% validation, 20% test,
+seed 42), same features (EfficientNet-Lite0 + all-MiniLM-L6-v2, L2-normalised, concatenated
+for Cornac's VBPR, which takes one feature matrix), same evaluation (handson.evaluation:
+full ranking, train and validation items masked). Cornac's hyper-parameters get a small
+grid on the validation set (its own defaults are tuned for other data); handson's models
+run with their defaults. Items absent from the training set score -inf for Cornac (it has
+no parameters for them). Prints Recall@20, nDCG@20 and fit seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_all import load, ml_dir  # noqa: E402  (same data and features as the main benchmark)
+
+from handson import split  # noqa: E402
+from handson.evaluation import evaluate  # noqa: E402
+from handson.features import l2_normalize  # noqa: E402
+from handson.models import BPR, VBPR  # noqa: E402
+
+
+class CornacScores:
+    """``score(users)`` over the handson item index for a fitted Cornac model."""
+
+    def __init__(self, model, train_set, n_items: int):
+        self.model, self.n_items = model, n_items
+        self.uid = train_set.uid_map
+        iid = train_set.iid_map                          # raw (handson index as str) -> cornac index
+        self.cols = np.array([int(raw) for raw in sorted(iid, key=iid.get)])
+
+    def score(self, users):
+        out = np.full((len(users), self.n_items), -np.inf, dtype=np.float32)
+        for row, u in enumerate(users):
+            idx = self.uid.get(str(int(u)))
+            if idx is not None:
+                out[row, self.cols] = self.model.score(idx)[: len(self.cols)]
+        return out
+
+
+def cornac_train_set(train, feats=None):
+    import cornac
+    uir = [(str(u), str(i), 1.0) for u, i in zip(train.users, train.items)]
+    ts = cornac.data.Dataset.from_uir(uir, seed=42)
+    if feats is not None:
+        image = cornac.data.ImageModality(features=feats, ids=[str(i) for i in range(len(feats))])
+        ts.add_modalities(item_image=image.build(id_map=ts.iid_map))
+    return ts
+
+
+def main() -> None:
+    import cornac
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", nargs="+", default=["toyshop", "movielens"], choices=["toyshop", "movielens"])
+    ap.add_argument("--ml-dir", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    for name in args.data:
+        loaded = load(name, ml_dir(args.ml_dir))
+        if loaded is None:
+            continue
+        ds, feats = loaded
+        train, valid, test = split.random_split(ds, test=0.2, valid=0.1, seed=42)
+        joint = np.concatenate([l2_normalize(feats["image"]), l2_normalize(feats["text"])], axis=1)
+        rows = {}
+
+        def record(label, model, seconds):
+            res = evaluate(model, test, seen=[train, valid], k=(20,))
+            rows[label] = {"Recall@20": res["Recall@20"], "nDCG@20": res["nDCG@20"], "fit_s": seconds}
+            print(f"  {label:34s} Recall@20 {res['Recall@20']:.4f}  nDCG@20 {res['nDCG@20']:.4f}  "
+                  f"fit {seconds:6.1f}s", flush=True)
+
+        for label, model in (("handson BPR-MF", BPR(verbose=False)), ("handson VBPR", VBPR(verbose=False))):
+            start = time.perf_counter()
+            model.fit(train, feats, valid)
+            record(label + " (defaults)", model, time.perf_counter() - start)
+
+        ts = cornac_train_set(train)
+        best = None
+        for lr, reg in itertools.product((0.01, 0.05), (0.001, 0.01)):
+            start = time.perf_counter()
+            m = cornac.models.BPR(k=64, max_iter=200, learning_rate=lr, lambda_reg=reg, seed=42,
+                                  verbose=False).fit(ts)
+            seconds = time.perf_counter() - start
+            v = evaluate(CornacScores(m, ts, ds.n_items), valid, seen=[train], k=(20,))["Recall@20"]
+            print(f"  cornac BPR lr={lr} lambda_reg={reg}: valid Recall@20 {v:.4f}", flush=True)
+            if best is None or v > best[0]:
+                best = (v, m, seconds, f"cornac BPR (lr={lr}, reg={reg})")
+        record(best[3], CornacScores(best[1], ts, ds.n_items), best[2])
+
+        ts = cornac_train_set(train, joint)
+        best = None
+        for lam in (0.01, 0.1):
+            start = time.perf_counter()
+            m = cornac.models.VBPR(k=32, k2=32, n_epochs=30, batch_size=512, learning_rate=0.005,
+                                   lambda_w=lam, lambda_b=lam, lambda_e=lam, seed=42, verbose=False).fit(ts)
+            seconds = time.perf_counter() - start
+            v = evaluate(CornacScores(m, ts, ds.n_items), valid, seen=[train], k=(20,))["Recall@20"]
+            print(f"  cornac VBPR lambda={lam}: valid Recall@20 {v:.4f} ({seconds:.1f}s)", flush=True)
+            if best is None or v > best[0]:
+                best = (v, m, seconds, f"cornac VBPR (lambda={lam}, 30 ep.)")
+        record(best[3], CornacScores(best[1], ts, ds.n_items), best[2])
+        print(f"\n{name}\n{pd.DataFrame(rows).T.round(4).to_string()}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
