@@ -10,9 +10,10 @@ Two graphs, two propagations, one sum:
    with ``weights``. Built once from the raw features (LATTICE learned it; FREEDOM showed
    freezing it is as good and much cheaper). Item ID embeddings are smoothed over it:
    ``h = S^L_ii E_item``.
-2. **User-item graph, denoised.** Every epoch, ``dropout`` of the training edges are dropped,
-   sampled with probability proportional to ``1 / sqrt(deg(u) deg(i))``, so edges between
-   two popular nodes (the least informative) go first. LightGCN propagation over the
+2. **User-item graph, denoised.** Every epoch, ``dropout`` of the training edges are dropped:
+   the kept ``1 - dropout`` are sampled with probability proportional to
+   ``1 / sqrt(deg(u) deg(i))``, so edges between two popular nodes (the least informative)
+   are the likeliest to go. LightGCN propagation over the
    kept edges gives ``(u, i)``; scoring uses the full graph.
 
 ``score(u, i) = u . (i + h_i)``. Loss: BPR on the scores plus ``feature_weight`` x BPR of
