@@ -92,8 +92,8 @@ class VBPRModule(nn.Module):
     def items(self, items: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``[gamma_i, E f_i]`` ``(n, factors + content width)`` and biases ``(n,)`` of the
         given items (all items when None): every feature row is projected once."""
-        f = self.features if items is None else self.features[items]
-        known = self.known if items is None else self.known[items]
+        f = self.features if items is None else self.features.index_select(0, items)
+        known = self.known if items is None else self.known.index_select(0, items)
         ids = self.item_id.weight if items is None else self.item_id(items)
         bias = self.item_bias.weight[:, 0] if items is None else self.item_bias(items)[:, 0]
         outs = [p(x) for p, x in zip(self.proj, f.split(self.widths, dim=1))]
