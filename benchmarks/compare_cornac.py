@@ -88,31 +88,26 @@ def main() -> None:
             model.fit(train, feats, valid)
             record(label + " (defaults)", model, time.perf_counter() - start)
 
-        ts = cornac_train_set(train)
-        best = None
-        for lr, reg in itertools.product((0.01, 0.05), (0.001, 0.01)):
-            start = time.perf_counter()
-            m = cornac.models.BPR(k=64, max_iter=200, learning_rate=lr, lambda_reg=reg, seed=42,
-                                  verbose=False).fit(ts)
-            seconds = time.perf_counter() - start
-            v = evaluate(CornacScores(m, ts, ds.n_items), valid, seen=[train], k=(20,))["Recall@20"]
-            print(f"  cornac BPR lr={lr} lambda_reg={reg}: valid Recall@20 {v:.4f}", flush=True)
-            if best is None or v > best[0]:
-                best = (v, m, seconds, f"cornac BPR (lr={lr}, reg={reg})")
-        record(best[3], CornacScores(best[1], ts, ds.n_items), best[2])
+        def tune(label, ts, grid, make):
+            """Fit ``make(**params)`` on ``ts`` for each params of the grid; record the best on valid."""
+            best = None
+            for params in grid:
+                start = time.perf_counter()
+                model = CornacScores(make(**params).fit(ts), ts, ds.n_items)
+                seconds = time.perf_counter() - start
+                v = evaluate(model, valid, seen=[train], k=(20,))["Recall@20"]
+                print(f"  {label} {params}: valid Recall@20 {v:.4f} ({seconds:.1f}s)", flush=True)
+                if best is None or v > best[0]:
+                    best = (v, model, seconds, f"{label} {params}")
+            record(best[3], best[1], best[2])
 
-        ts = cornac_train_set(train, joint)
-        best = None
-        for lam in (0.01, 0.1):
-            start = time.perf_counter()
-            m = cornac.models.VBPR(k=32, k2=32, n_epochs=30, batch_size=512, learning_rate=0.005,
-                                   lambda_w=lam, lambda_b=lam, lambda_e=lam, seed=42, verbose=False).fit(ts)
-            seconds = time.perf_counter() - start
-            v = evaluate(CornacScores(m, ts, ds.n_items), valid, seen=[train], k=(20,))["Recall@20"]
-            print(f"  cornac VBPR lambda={lam}: valid Recall@20 {v:.4f} ({seconds:.1f}s)", flush=True)
-            if best is None or v > best[0]:
-                best = (v, m, seconds, f"cornac VBPR (lambda={lam}, 30 ep.)")
-        record(best[3], CornacScores(best[1], ts, ds.n_items), best[2])
+        tune("cornac BPR", cornac_train_set(train),
+             [dict(learning_rate=lr, lambda_reg=reg) for lr, reg in itertools.product((0.01, 0.05), (0.001, 0.01))],
+             lambda **p: cornac.models.BPR(k=64, max_iter=200, seed=42, verbose=False, **p))
+        tune("cornac VBPR (30 epochs)", cornac_train_set(train, joint),
+             [dict(lambda_w=lam, lambda_b=lam, lambda_e=lam) for lam in (0.01, 0.1)],
+             lambda **p: cornac.models.VBPR(k=32, k2=32, n_epochs=30, batch_size=512, learning_rate=0.005,
+                                           seed=42, verbose=False, **p))
         print(f"\n{name}\n{pd.DataFrame(rows).T.round(4).to_string()}\n", flush=True)
 
 
