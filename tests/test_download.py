@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -12,25 +10,16 @@ import pytest
 
 from handson import download as dl
 from handson.download import DownloadError
+from local_http import Handler, serve
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB
 
 
-class _QuietServer(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address):  # a client that timed out and left
-        pass
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    hits: dict[str, int] = {}
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
+class _Handler(Handler):
     def do_GET(self):  # noqa: N802 - http.server API
-        n = self.hits[self.path] = self.hits.get(self.path, 0) + 1
+        n = self.count()
         if self.path == "/good.bin" or (self.path == "/flaky.bin" and n > 1):
-            return self._send(200, PAYLOAD)
+            return self.send(200, PAYLOAD)
         if self.path in ("/truncated.bin", "/flaky.bin"):
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -38,29 +27,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(PAYLOAD[: len(PAYLOAD) // 2])
             return None
         if self.path == "/page.html":
-            return self._send(200, b"<!DOCTYPE html><html><body>Quota exceeded</body></html>", "text/html")
+            return self.send(200, b"<!DOCTYPE html><html><body>Quota exceeded</body></html>", "text/html")
         if self.path == "/error500.bin":
-            return self._send(500, b"oops")
+            return self.send(500, b"oops")
         if self.path == "/slow.bin":
             time.sleep(2.0)
-            return self._send(200, PAYLOAD)
-        return self._send(404, b"not found")
-
-    def _send(self, code: int, body: bytes, ctype: str = "application/octet-stream"):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            return self.send(200, PAYLOAD)
+        return self.send(404, b"not found")
 
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = _QuietServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", _Handler.hits
-    httpd.shutdown()
+    with serve(_Handler) as running:
+        yield running
 
 
 def _leftovers(folder: Path) -> list[str]:

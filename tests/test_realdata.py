@@ -3,12 +3,10 @@ MovieLens copy when it is present (HANDSON_ML_DIR or ../shared/data/ml-latest-sm
 from __future__ import annotations
 
 import gzip
-import http.server
 import io
 import json
 import os
 import shutil
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -21,6 +19,7 @@ from PIL import Image
 from handson import amazon, amazon2023, datasets, movielens
 from handson.download import DownloadError
 from handson.realdata import LayoutError
+from local_http import Handler, serve
 
 
 def _jpeg(colour=(200, 30, 30)) -> bytes:
@@ -255,19 +254,9 @@ def test_amazon2023_offline_is_fast(monkeypatch):
     assert time.perf_counter() - t0 < 5
 
 
-class _QuietServer(http.server.ThreadingHTTPServer):
-    def handle_error(self, request, client_address):  # a client that timed out and left
-        pass
-
-
-class _ImageHandler(http.server.BaseHTTPRequestHandler):
-    hits: dict[str, int] = {}
-
-    def log_message(self, *args):
-        pass
-
+class _ImageHandler(Handler):
     def do_GET(self):  # noqa: N802
-        self.hits[self.path] = self.hits.get(self.path, 0) + 1
+        self.count()
         if self.path == "/slow.jpg":
             time.sleep(1.5)
         if self.path in ("/ok.jpg", "/slow.jpg"):
@@ -278,19 +267,13 @@ class _ImageHandler(http.server.BaseHTTPRequestHandler):
             body, code, ctype = b"\x00\x01 not an image", 200, "image/jpeg"
         else:
             body, code, ctype = b"nope", 404, "text/plain"
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send(code, body, ctype)
 
 
 @pytest.fixture(scope="module")
 def image_server():
-    httpd = _QuietServer(("127.0.0.1", 0), _ImageHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", _ImageHandler.hits
-    httpd.shutdown()
+    with serve(_ImageHandler) as running:
+        yield running
 
 
 def test_download_images_counts_failures(tmp_path, image_server):
