@@ -69,7 +69,7 @@ def main() -> None:
         training.sample_bpr(csr, csr.nnz, rng)
         sampling.append((time.perf_counter() - t[0], time.process_time() - t[1]))
     model = TimedBPR(factors=args.factors, batch_size=args.batch_size, epochs=args.repeats + 2,
-                     device="cpu", verbose=False).fit(train)
+                     device="cpu", verbose=False, threads=args.threads).fit(train)
     marks = np.array(model.marks_)
     epochs = np.diff(marks, axis=0)[1:]          # the first epoch warms up
     print(f"median of {len(epochs)} epochs   wall s   CPU s (all threads)")

@@ -58,7 +58,7 @@ SPECS = {
     "CLIPContent (text)": ("CLIPContent", {"modalities": ("text",)}),
     "CLIPContentMLP (text)": ("CLIPContentMLP", {"modalities": ("text",)}),
 }
-NOT_TRAINED = {"Random", "MostPop", "ItemKNN", "EASE", "GFCF", "CLIPContent"}   # no seed/verbose/epochs
+NOT_TRAINED = {"MostPop", "ItemKNN", "EASE", "GFCF", "CLIPContent"}   # no seed/verbose/epochs
 COLD = ("Random", "BPR-MF", "LightGCN (2 layers)", "VBPR", "FREEDOM", "BM3 (InfoNCE)", "BM3 w/o SSL",
         "MMFusion concat", "CLIPContent (text)")
 
@@ -82,13 +82,16 @@ def load(name: str, ml_path: Path) -> tuple[datasets.Dataset, dict] | None:
     return ds, feats
 
 
+THREADS = 1   # torch threads for the trained models (--threads)
+
+
 def make(label: str, seed: int):
     cls, kwargs = SPECS[label]
     if cls == "Random":
         return M.Random(seed=seed)
     if cls in NOT_TRAINED:
         return getattr(M, cls)(**kwargs)
-    return getattr(M, cls)(seed=seed, verbose=False, **kwargs)
+    return getattr(M, cls)(seed=seed, verbose=False, threads=THREADS, **kwargs)
 
 
 def run(ds, feats, labels, seed: int) -> pd.DataFrame:
@@ -145,7 +148,9 @@ def main() -> None:
                     help="torch threads (1 is fastest for these small models on a busy CPU)")
     ap.add_argument("--ml-dir", default=None)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    global THREADS
+    THREADS = args.threads                       # models train with it (their own default is 1)
+    torch.set_num_threads(args.threads)          # feature extraction and scoring
     for name in args.data:
         loaded = load(name, ml_dir(args.ml_dir))
         if loaded is None:
