@@ -56,8 +56,7 @@ def test_cold_items_vbpr_wide_margin_bpr_at_chance(shop):
     # the cold items' ID parameters never moved from zero
     m = vbpr_model.module_
     assert not vbpr_model.known_items_[cold].any()
-    assert torch.count_nonzero(m.item_id.weight[cold]) == 0
-    assert torch.count_nonzero(m.item_bias.weight[cold]) == 0
+    assert torch.count_nonzero(m.item.weight[cold]) == 0       # [gamma_i, beta_i] rows
 
 
 # -- mechanics ---------------------------------------------------------------------------------
@@ -68,12 +67,33 @@ def test_score_is_the_vbpr_formula():
     f = np.concatenate(prepare_features(feats, ("image", "text")), axis=1)
     W = m.proj[0].weight.detach().numpy()                   # (content_factors + 1, d)
     E, beta_c = W[:-1], W[-1]
-    known = model.known_items_[:, None]
-    gi, bi = m.item_id.weight.detach().numpy() * known, m.item_bias.weight.detach().numpy()[:, 0] * known[:, 0]
-    gu, tu = m.user_id.weight.detach().numpy(), m.user_content.weight.detach().numpy()
+    item = m.item.weight.detach().numpy() * model.known_items_[:, None]
+    gi, bi = item[:, :8], item[:, 8]
+    gu, tu = np.split(m.user.weight.detach().numpy(), [8], axis=1)
     users = np.array([0, 5, 17])
     expected = bi + gu[users] @ gi.T + tu[users] @ (f @ E.T).T + f @ beta_c
     np.testing.assert_allclose(model.score(users), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(n_negatives=3), dict(projection="per_modality")])
+def test_training_loss_is_bpr_on_the_scores(kwargs):
+    """The loss trains on x_uij = x_ui - x_uj without projecting items: it must equal BPR's
+    loss on the scores that ranking uses, plus the L2 terms."""
+    train, _, feats = clustered()
+    model = VBPR(epochs=2, factors=8, content_factors=4, reg=0.0, reg_content=0.0, verbose=False,
+                 seed=1, **kwargs).fit(train, feats)
+    rng = np.random.default_rng(0)
+    users = torch.from_numpy(rng.integers(0, train.n_users, 64))
+    pos = torch.from_numpy(rng.integers(0, train.n_items, 64))
+    neg = torch.from_numpy(rng.integers(0, train.n_items, (64, model.n_negatives)))
+    batch = {"users": users, "pos": pos, "neg": neg if model.n_negatives > 1 else neg[:, 0]}
+    with torch.no_grad():
+        loss = model._batch_loss(batch)
+        scores = torch.from_numpy(model.score(users.numpy()))
+        rows = torch.arange(64)[:, None]
+        x_uij = scores[rows[:, 0], pos][:, None] - scores[rows, neg]
+        expected = -torch.nn.functional.logsigmoid(x_uij).mean()
+    torch.testing.assert_close(loss, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_unseen_item_without_content_scores_zero():
@@ -91,16 +111,19 @@ def test_unseen_item_without_content_scores_zero():
 
 @pytest.mark.parametrize("kwargs", [dict(projection="per_modality"), dict(n_negatives=3),
                                     dict(normalize="standard"), dict(normalize=None),
-                                    dict(feature_dim=4), dict(modalities="text")])
+                                    dict(feature_dim=4), dict(feature_dim=4, projection="per_modality"),
+                                    dict(modalities="text")])
 def test_variants_train_and_learn(kwargs):
     train, test, feats = clustered()
     model = VBPR(epochs=15, verbose=False, **kwargs).fit(train, feats)
     r = evaluate(model, test, seen=[train], k=(10,), progress=False)["Recall@10"]
     assert r > 0.15, (kwargs, r)          # random ranking: about 10 / 150 of a user's test items
     width = {"per_modality": 2 * model.content_factors}.get(kwargs.get("projection"), model.content_factors)
-    assert model.module_.user_content.weight.shape[1] == width
-    if "feature_dim" in kwargs:
-        assert model.module_.features.shape[1] == 8
+    assert model.module_.content_width == width
+    assert model.module_.user.weight.shape[1] == model.factors + width
+    if "feature_dim" in kwargs:     # an SVD of the concatenation, or of each modality
+        assert model.module_.features.shape[1] == 4 * len(model.module_.widths)
+        assert len(model.module_.widths) == (2 if model.projection == "per_modality" else 1)
 
 
 def test_same_seed_same_scores():

@@ -20,23 +20,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
 from .torch_base import TorchRecommender
 
 __all__ = ["VBPR", "VBPRModule", "prepare_features"]
 
 
 def prepare_features(item_features: dict[str, np.ndarray], modalities: Sequence[str],
-                     normalize: str | None = "l2", dim: int | None = None) -> list[np.ndarray]:
+                     normalize: str | None = "l2", dim: int | None = None,
+                     joint: bool = False) -> list[np.ndarray]:
     """The chosen modalities as float32 blocks ``(n_items, d_m)``, each scaled by ``normalize``.
 
     ``"l2"``: unit-norm rows, so no modality dominates by scale; ``"standard"``: zero mean
     and unit variance per column; ``None``: as given. All-zero rows (missing content under
     the ``missing="zero"`` policy of :mod:`handson.features`) stay exactly zero under every
     option, so the item gets no content score from that modality, only its ID part.
-    ``dim``: keep only the top ``dim`` singular directions of each block (a truncated SVD,
-    computed once, no centring so zero rows stay zero): ``E`` then learns from ``dim``
-    instead of ``d_m`` inputs, much faster on a CPU for 1000+ dimensional features.
+    ``joint``: concatenate the scaled blocks into one. ``dim``: keep only the top ``dim``
+    singular directions of each block (a truncated SVD, computed once, no centring so zero
+    rows stay zero): ``E`` then learns from ``dim`` instead of ``d_m`` inputs, much faster
+    on a CPU for 1000+ dimensional features.
     """
     blocks = []
     for m in modalities:
@@ -47,59 +48,63 @@ def prepare_features(item_features: dict[str, np.ndarray], modalities: Sequence[
         elif normalize == "standard":
             rows = x[present[:, 0]] if present.any() else x
             x = (x - rows.mean(0)) / np.maximum(rows.std(0), 1e-6) * present
+        blocks.append(x)
+    if joint:
+        blocks = [np.concatenate(blocks, axis=1)]
+    out = []
+    for x in blocks:
         if dim is not None and dim < x.shape[1]:
             t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
             basis = torch.svd_lowrank(t, q=dim, niter=2)[2]
             x = (t @ basis).numpy()
-        blocks.append(x.astype(np.float32))
-    return blocks
+        out.append(np.ascontiguousarray(x, dtype=np.float32))
+    return out
 
 
 class VBPRModule(nn.Module):
-    """ID factors, item biases, the content projection(s) ``E`` and the content bias ``beta'``.
+    """VBPR's parameters in two embedding tables and the content projection(s).
 
-    ``features``: blocks ``(n_items, d_m)``; ``per_modality``: one projection per block (the
-    concatenation of their outputs meets ``theta_u``) instead of one over the concatenation.
-    Each projection has ``content_factors + 1`` outputs: the extra one is ``beta' . f_i``
-    (its share of it for a block), so ``E`` and ``beta'`` cost a single matrix product.
+    ``user``: ``(n_users, factors + content width)``, each row ``[gamma_u, theta_u]``;
+    ``item``: ``(n_items, factors + 1)``, each row ``[gamma_i, beta_i]`` (one table per side:
+    one lookup and one gradient per batch instead of two). ``features``: blocks
+    ``(n_items, d_m)`` (one block, or one per modality with ``per_modality``); each block has
+    a projection with ``content_factors + 1`` outputs, ``[E_m; beta'_m]``: the extra row is
+    the content bias ``beta' . f_i``, so ``E`` and ``beta'`` are one weight matrix.
     ``known``: bool ``(n_items,)``, items seen in training; the ID parameters of the others
     are multiplied by 0, so they stay at their zero initial value and never add noise.
     """
 
     def __init__(self, n_users: int, features: list[np.ndarray], known: np.ndarray, factors: int,
-                 content_factors: int, per_modality: bool, init_std: float = 0.1) -> None:
+                 content_factors: int, init_std: float = 0.1) -> None:
         super().__init__()
         n_items = len(known)
+        self.factors, self.content_factors = factors, content_factors
         self.register_buffer("features", torch.from_numpy(np.concatenate(features, axis=1)))
         self.register_buffer("known", torch.from_numpy(known.astype(np.float32)))
-        self.widths = [x.shape[1] for x in features] if per_modality else [self.features.shape[1]]
+        self.widths = [x.shape[1] for x in features]
+        self.content_width = content_factors * len(self.widths)
         self.proj = nn.ModuleList(nn.Linear(d, content_factors + 1, bias=False) for d in self.widths)
         for p in self.proj:
             nn.init.zeros_(p.weight[-1])
-        self.user_id = nn.Embedding(n_users, factors)
-        self.user_content = nn.Embedding(n_users, content_factors * len(self.widths))
-        nn.init.normal_(self.user_id.weight, std=init_std)
-        nn.init.normal_(self.user_content.weight, std=init_std)
-        self.item_id = nn.Embedding(n_items, factors)
-        self.item_bias = nn.Embedding(n_items, 1)
-        nn.init.zeros_(self.item_id.weight)
-        nn.init.zeros_(self.item_bias.weight)
+        self.user = nn.Embedding(n_users, factors + self.content_width)
+        nn.init.normal_(self.user.weight, std=init_std)
+        self.item = nn.Embedding(n_items, factors + 1)
+        nn.init.zeros_(self.item.weight)
 
-    def users(self, users: torch.Tensor) -> torch.Tensor:
-        """``[gamma_u, theta_u]``: ``(B,)`` -> ``(B, factors + content width)``."""
-        return torch.cat([self.user_id(users), self.user_content(users)], dim=1)
+    def user_weights(self, theta: torch.Tensor) -> torch.Tensor:
+        """``E^T theta_u + beta'`` for each row of ``theta`` ``(n, content width)``: the user's
+        weight on every feature column, ``(n, d)``, so that ``theta_u . E f_i + beta' . f_i``
+        is this row dotted with ``f_i``."""
+        parts = theta.split(self.content_factors, dim=1)
+        return torch.cat([torch.addmm(p.weight[-1], t, p.weight[:-1]) for p, t in zip(self.proj, parts)], dim=1)
 
-    def items(self, items: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[gamma_i, E f_i]`` ``(n, factors + content width)`` and biases ``(n,)`` of the
-        given items (all items when None): every feature row is projected once."""
-        f = self.features if items is None else self.features.index_select(0, items)
-        known = self.known if items is None else self.known.index_select(0, items)
-        ids = self.item_id.weight if items is None else self.item_id(items)
-        bias = self.item_bias.weight[:, 0] if items is None else self.item_bias(items)[:, 0]
-        outs = [p(x) for p, x in zip(self.proj, f.split(self.widths, dim=1))]
-        content_bias = sum(o[:, -1] for o in outs)
-        vectors = torch.cat([ids * known[:, None], *(o[:, :-1] for o in outs)], dim=1)
-        return vectors, bias * known + content_bias
+    def items(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every item's ``[gamma_i, E f_i]`` ``(n_items, factors + content width)`` and score
+        bias ``beta_i + beta' . f_i`` ``(n_items,)``: each feature row projected once."""
+        ids = self.item.weight * self.known[:, None]
+        outs = [p(x) for p, x in zip(self.proj, self.features.split(self.widths, dim=1))]
+        vectors = torch.cat([ids[:, :self.factors], *(o[:, :-1] for o in outs)], dim=1)
+        return vectors, ids[:, self.factors] + sum(o[:, -1] for o in outs)
 
 
 class VBPR(TorchRecommender):
@@ -109,18 +114,20 @@ class VBPR(TorchRecommender):
     ``projection``: ``"concat"`` (one ``E`` over the concatenation, as in the paper) or
     ``"per_modality"`` (one ``E_m`` per modality, each with ``content_factors`` outputs);
     ``normalize``: how each modality is scaled first, ``feature_dim``: optional truncated
-    SVD of each modality to that many dimensions, for speed (see :func:`prepare_features`);
-    ``reg``: L2 penalty on the batch's user and item parameters, as in BPR;
+    SVD to that many dimensions, for speed (see :func:`prepare_features`), of the
+    concatenated modalities (``"concat"``) or of each modality (``"per_modality"``);
+    ``reg``: L2 penalty on the batch's user and item rows (factors and biases), as in BPR;
     ``reg_content``: L2 penalty on the projection ``E`` (and ``beta'``), the paper's lambda_E.
     Items absent from ``train`` are scored through their features alone.
 
     Defaults (``factors=64``, ``content_factors=32``, ``reg=0.005``, ``reg_content=5e-5``,
     ``feature_dim=128``) were chosen on validation Recall@20 (per-user 70/10/20 split, seed
-    42), the best mean over toyshop (0.302) and MovieLens latest-small with poster + title
-    features (0.184). Decaying every parameter (Adam ``weight_decay``) helped toyshop but
-    cost MovieLens a fifth of its Recall (its 9,724 item vectors shrink at every step); the
-    128-dimensional SVD of each modality scored as well as the raw 1664 columns and makes
-    an epoch 2-3x cheaper there; ``feature_dim=None`` keeps the raw features, as the paper.
+    42), the best mean over toyshop (0.298) and MovieLens latest-small with poster + title
+    features (0.188). Decaying every parameter (Adam ``weight_decay``) helped toyshop but
+    cost MovieLens a fifth of its Recall (its 9,724 item vectors shrink at every step). A
+    128-dimensional SVD of the concatenated image + text features scores as well as the raw
+    1664 columns (and as 128 per modality) and makes an epoch several times cheaper;
+    ``feature_dim=None`` keeps the raw features, as the paper.
     """
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), factors: int = 64,
@@ -153,33 +160,42 @@ class VBPR(TorchRecommender):
             raise ValueError(f"VBPR: reg_content must be >= 0, got {self.reg_content!r}.")
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
-        blocks = prepare_features(item_features, self.modalities, self.normalize, self.feature_dim)
+        per_modality = self.projection == "per_modality"
+        blocks = prepare_features(item_features, self.modalities, self.normalize, self.feature_dim,
+                                  joint=not per_modality)
         self.known_items_ = train.item_counts() > 0
-        return VBPRModule(train.n_users, blocks, self.known_items_, self.factors, self.content_factors,
-                          self.projection == "per_modality")
+        return VBPRModule(train.n_users, blocks, self.known_items_, self.factors, self.content_factors)
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """BPR on ``x_uij = x_ui - x_uj``, written as the paper does (He & McAuley, eq. 5):
+
+            x_uij = gamma_u . (gamma_i - gamma_j) + beta_i - beta_j + (E^T theta_u + beta') . (f_i - f_j)
+
+        The feature difference needs no gradient, and ``E^T theta_u + beta'`` is computed once
+        per distinct user of the batch: no feature row is projected during training, and an
+        epoch costs less than twice BPR-MF's (``benchmarks/run_all.py`` times both).
+        """
         m, users, pos, neg = self.module_, batch["users"], batch["pos"], batch["neg"]
+        B, k = len(users), self.factors
+        neg = neg.reshape(B, -1)                                         # (B, n_neg)
         items = torch.cat([pos, neg.reshape(-1)])
-        if len(items) >= len(m.known):   # the batch touches most items: project them all
-            (vectors, bias), idx = m.items(), items
-        else:                            # project each distinct item of the batch once
-            uniq, idx = torch.unique(items, return_inverse=True)
-            vectors, bias = m.items(uniq)
-        u = m.users(users)
-        # each item's [vector, bias] row; F.embedding's backward sums rows in a fixed order
-        rows = F.embedding(idx, torch.cat([vectors, bias[:, None]], dim=1))
-        vp, vn = rows[:len(pos)], rows[len(pos):].view(*neg.shape, -1)
-        un = u.unsqueeze(1) if neg.dim() == 2 else u
-        sp = (u * vp[:, :-1]).sum(-1) + vp[:, -1]
-        sn = (un * vn[..., :-1]).sum(-1) + vn[..., -1]
-        k = self.factors
-        l2 = u.pow(2).sum() + vp[:, :k].pow(2).sum() + vn[..., :k].pow(2).sum()
+        ids = m.item(items) * m.known.index_select(0, items)[:, None]    # [gamma, beta], 0 if unknown
+        f = m.features.index_select(0, items)
+        d_ids = ids[:B, None] - ids[B:].view(B, neg.shape[1], -1)        # (B, n_neg, k + 1)
+        d_f = f[:B, None] - f[B:].view(B, neg.shape[1], -1)              # (B, n_neg, d)
+        uniq, inv = torch.unique(users, return_inverse=True)
+        u = m.user(uniq)
+        gamma, theta = u.split([k, m.content_width], dim=1)
+        rows = F.embedding(inv, torch.cat([gamma, torch.ones_like(gamma[:, :1]), m.user_weights(theta)], 1))
+        r_ids, r_f = rows[:, None].split([k + 1, f.shape[1]], dim=2)     # [gamma_u, 1], E^T theta_u + beta'
+        x_uij = (r_ids * d_ids).sum(-1) + (r_f * d_f).sum(-1)
+        # L2 as in BPR: every sampled user and item row, once per sample it appears in
+        l2 = (torch.bincount(inv, minlength=len(uniq)) * u.pow(2).sum(1)).sum() + ids.pow(2).sum()
         l2_content = sum(p.weight.pow(2).sum() for p in m.proj)
-        return bpr_loss(sp, sn) + self.reg * l2 / len(users) + self.reg_content * l2_content
+        return -F.logsigmoid(x_uij).mean() + self.reg * l2 / B + self.reg_content * l2_content
 
     def _before_scoring(self) -> None:
         self._item_vectors_, self._item_bias_ = self.module_.items()
 
     def _score_batch(self, users: torch.Tensor) -> torch.Tensor:
-        return self.module_.users(users) @ self._item_vectors_.T + self._item_bias_
+        return self.module_.user(users) @ self._item_vectors_.T + self._item_bias_
