@@ -171,6 +171,8 @@ def test_nan_loss_stops_with_lower_lr_advice(data):
     ({"metric": "Recall"}, "metric must look like"),
     ({"optimizer": "rmsprop"}, "optimizer must be"),
     ({"precision": "fp8"}, "precision must be"),
+    ({"reg": -0.1}, "reg must be >= 0"),
+    ({"init_std": 0.0}, "init_std must be > 0"),
 ])
 def test_bad_hyper_parameters(data, kwargs, match):
     train, _ = data

@@ -45,21 +45,31 @@ class BPR(TorchRecommender):
     """Matrix factorization with the BPR loss: ``score(u, i) = p_u . q_i (+ b_i)``.
 
     ``reg`` is the L2 penalty on the embeddings of each batch (users, positives, negatives),
-    as in the paper; ``item_bias`` adds a learned popularity term per item.
+    as in the paper; ``item_bias`` adds a learned popularity term per item; ``init_std``:
+    standard deviation of the normal initial embeddings.
     Rendle et al., UAI 2009.
 
-    Default ``reg=0.01`` was chosen on validation Recall@20 (per-user 70/10/20 split, seed 42)
-    over {1e-4, 1e-3, 5e-3, 0.01, 0.02, 0.03}: the best mean over toyshop (0.308) and
-    MovieLens latest-small (0.179); 1e-4 over-fits both (0.23 and 0.163).
+    Defaults (``reg=0.005``, ``lr=2e-3``, ``init_std=0.001``) were chosen on validation
+    Recall@20 (per-user 70/10/20 split, seed 42) as the best mean over toyshop (0.324) and
+    MovieLens latest-small (0.201), checked on a second split (seed 0). A small initial
+    scale matters as much as the penalty: with ``init_std=0.1`` the best setting reached
+    only 0.308 and 0.179, and no single ``reg`` suited both data sets.
     """
 
-    def __init__(self, factors: int = 64, reg: float = 0.01, item_bias: bool = True,
-                 lr: float = 5e-3, epochs: int = 100, **kwargs) -> None:
+    def __init__(self, factors: int = 64, reg: float = 0.005, item_bias: bool = True,
+                 init_std: float = 0.001, lr: float = 2e-3, epochs: int = 200, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
-        self.reg, self.item_bias = reg, item_bias
+        self.reg, self.item_bias, self.init_std = reg, item_bias, init_std
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not self.reg >= 0:
+            raise ValueError(f"BPR: reg must be >= 0, got {self.reg!r}.")
+        if not self.init_std > 0:
+            raise ValueError(f"BPR: init_std must be > 0, got {self.init_std!r}; e.g. 0.001.")
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
-        return MFModule(train.n_users, train.n_items, self.factors, self.item_bias)
+        return MFModule(train.n_users, train.n_items, self.factors, self.item_bias, self.init_std)
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         items = torch.cat([batch["pos"].unsqueeze(-1), batch["neg"].reshape(len(batch["pos"]), -1)], dim=1)
