@@ -45,20 +45,28 @@ class LightGCN(TorchRecommender):
     ``n_layers`` rounds of neighbourhood averaging over the user-item graph, the layers
     averaged. ``score(u, i) = e_u . e_i`` with the final embeddings; trained with BPR and an
     L2 penalty ``reg`` on the ego (layer-0) embeddings of each batch, as in the paper.
-    ``n_layers=0`` is plain BPR-MF.
+    ``n_layers=0`` is plain BPR-MF. ``init_std``: standard deviation of the normal initial
+    ego embeddings.
+
+    Defaults (``n_layers=2``, ``reg=1e-3``) were chosen on validation Recall@20 (per-user
+    70/10/20 split, seed 42) over 2-3 layers, ``reg`` in {1e-4, 1e-3, 3e-3} and ``init_std``
+    in {0.1, 0.01}: the best mean over toyshop (0.327) and MovieLens latest-small (0.204).
+    The paper's 3 layers with ``reg=1e-4`` reached 0.320 and 0.201.
     """
 
-    def __init__(self, factors: int = 64, n_layers: int = 3, reg: float = 1e-4,
+    def __init__(self, factors: int = 64, n_layers: int = 2, reg: float = 1e-3, init_std: float = 0.1,
                  lr: float = 5e-3, epochs: int = 200, batch_size: int = 4096, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
-        self.n_layers, self.reg = n_layers, reg
+        self.n_layers, self.reg, self.init_std = n_layers, reg, init_std
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         if not isinstance(self.n_layers, (int, np.integer)) or self.n_layers < 0:
             raise ValueError(f"n_layers must be a non-negative integer, got {self.n_layers!r}.")
+        if not self.init_std > 0:
+            raise ValueError(f"LightGCN: init_std must be > 0, got {self.init_std!r}; e.g. 0.1.")
         adj = normalized_adjacency(self.train_, device=self.device_)
         self._cache = None
-        return LightGCNModule(adj, train.n_users, self.factors, int(self.n_layers))
+        return LightGCNModule(adj, train.n_users, self.factors, int(self.n_layers), self.init_std)
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         m = self.module_
