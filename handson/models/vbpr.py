@@ -75,7 +75,7 @@ class VBPRModule(nn.Module):
     """
 
     def __init__(self, n_users: int, features: list[np.ndarray], known: np.ndarray, factors: int,
-                 content_factors: int, init_std: float = 0.1) -> None:
+                 content_factors: int, init_std: float = 0.001) -> None:
         super().__init__()
         n_items = len(known)
         self.factors, self.content_factors = factors, content_factors
