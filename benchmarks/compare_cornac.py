@@ -1,11 +1,12 @@
 """handson's BPR-MF and VBPR against Cornac's (a well-known reference) on the same split.
 
     pip install cornac            # not a course dependency; only this script needs it
-    python benchmarks/compare_cornac.py [--data toyshop movielens] [--ml-dir PATH]
+    python benchmarks/compare_cornac.py [--data toyshop movielens] [--ml-dir PATH] [--seeds 42 0 1]
 
 Same per-user random split as benchmarks/run_all.py (70% train, 10% validation, 20% test,
-seed 42), same features (EfficientNet-Lite0 + all-MiniLM-L6-v2, L2-normalised, concatenated
-for Cornac's VBPR, which takes one feature matrix), same evaluation (handson.evaluation:
+split seed 42 or each of ``--seeds``, the model seeds following it), same features
+(EfficientNet-Lite0 + all-MiniLM-L6-v2, L2-normalised, concatenated for Cornac's VBPR,
+which takes one feature matrix), same evaluation (handson.evaluation:
 full ranking, train and validation items masked). Cornac's hyper-parameters get a small
 grid on the validation set (its own defaults are tuned for other data); handson's models
 run with their defaults. Items absent from the training set score -inf for Cornac (it has
@@ -66,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", nargs="+", default=["toyshop", "movielens"], choices=["toyshop", "movielens"])
     ap.add_argument("--ml-dir", default=None)
+    ap.add_argument("--seeds", nargs="+", type=int, default=[42], help="split seeds (means are printed)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     for name in args.data:
@@ -73,43 +75,55 @@ def main() -> None:
         if loaded is None:
             continue
         ds, feats = loaded
-        train, valid, test = split.random_split(ds, test=0.2, valid=0.1, seed=42)
         joint = np.concatenate([l2_normalize(feats["image"]), l2_normalize(feats["text"])], axis=1)
-        rows = {}
+        tables = [compare(cornac, ds, feats, joint, seed) for seed in args.seeds]
+        for seed, table in zip(args.seeds, tables):
+            print(f"\n{name} · split seed {seed}\n{table.round(4).to_string()}\n", flush=True)
+        if len(tables) > 1:   # row labels differ in the chosen Cornac parameters: average by position
+            mean = sum(t.to_numpy() for t in tables) / len(tables)
+            labels = [label.split(" {")[0] for label in tables[0].index]
+            print(f"{name}: mean over split seeds {args.seeds}\n"
+                  f"{pd.DataFrame(mean, index=labels, columns=tables[0].columns).round(4).to_string()}\n")
 
-        def record(label, model, seconds):
-            res = evaluate(model, test, seen=[train, valid], k=(20,))
-            rows[label] = {"Recall@20": res["Recall@20"], "nDCG@20": res["nDCG@20"], "fit_s": seconds}
-            print(f"  {label:34s} Recall@20 {res['Recall@20']:.4f}  nDCG@20 {res['nDCG@20']:.4f}  "
-                  f"fit {seconds:6.1f}s", flush=True)
 
-        for label, model in (("handson BPR-MF", BPR(verbose=False)), ("handson VBPR", VBPR(verbose=False))):
+def compare(cornac, ds, feats, joint, seed: int) -> pd.DataFrame:
+    """handson's defaults and Cornac's validation-tuned BPR and VBPR on one split."""
+    train, valid, test = split.random_split(ds, test=0.2, valid=0.1, seed=seed)
+    rows = {}
+
+    def record(label, model, seconds):
+        res = evaluate(model, test, seen=[train, valid], k=(20,))
+        rows[label] = {"Recall@20": res["Recall@20"], "nDCG@20": res["nDCG@20"], "fit_s": seconds}
+        print(f"  {label:34s} Recall@20 {res['Recall@20']:.4f}  nDCG@20 {res['nDCG@20']:.4f}  "
+              f"fit {seconds:6.1f}s", flush=True)
+
+    for label, model in (("handson BPR-MF", BPR(verbose=False, seed=seed)),
+                         ("handson VBPR", VBPR(verbose=False, seed=seed))):
+        start = time.perf_counter()
+        model.fit(train, feats, valid)
+        record(label + " (defaults)", model, time.perf_counter() - start)
+
+    def tune(label, ts, grid, make):
+        """Fit ``make(**params)`` on ``ts`` for each params of the grid; record the best on valid."""
+        best = None
+        for params in grid:
             start = time.perf_counter()
-            model.fit(train, feats, valid)
-            record(label + " (defaults)", model, time.perf_counter() - start)
+            model = CornacScores(make(**params).fit(ts), ts, ds.n_items)
+            seconds = time.perf_counter() - start
+            v = evaluate(model, valid, seen=[train], k=(20,))["Recall@20"]
+            print(f"  {label} {params}: valid Recall@20 {v:.4f} ({seconds:.1f}s)", flush=True)
+            if best is None or v > best[0]:
+                best = (v, model, seconds, f"{label} {params}")
+        record(best[3], best[1], best[2])
 
-        def tune(label, ts, grid, make):
-            """Fit ``make(**params)`` on ``ts`` for each params of the grid; record the best on valid."""
-            best = None
-            for params in grid:
-                start = time.perf_counter()
-                model = CornacScores(make(**params).fit(ts), ts, ds.n_items)
-                seconds = time.perf_counter() - start
-                v = evaluate(model, valid, seen=[train], k=(20,))["Recall@20"]
-                print(f"  {label} {params}: valid Recall@20 {v:.4f} ({seconds:.1f}s)", flush=True)
-                if best is None or v > best[0]:
-                    best = (v, model, seconds, f"{label} {params}")
-            record(best[3], best[1], best[2])
-
-        tune("cornac BPR", cornac_train_set(train),
-             [dict(learning_rate=lr, lambda_reg=reg) for lr, reg in itertools.product((0.01, 0.05), (0.001, 0.01))],
-             lambda **p: cornac.models.BPR(k=64, max_iter=200, seed=42, verbose=False, **p))
-        tune("cornac VBPR (30 epochs)", cornac_train_set(train, joint),
-             [dict(lambda_w=lam, lambda_b=lam, lambda_e=lam) for lam in (0.01, 0.1)],
-             lambda **p: cornac.models.VBPR(k=32, k2=32, n_epochs=30, batch_size=512, learning_rate=0.005,
-                                           seed=42, verbose=False, **p))
-        print(f"\n{name}\n{pd.DataFrame(rows).T.round(4).to_string()}\n", flush=True)
-
+    tune("cornac BPR", cornac_train_set(train),
+         [dict(learning_rate=lr, lambda_reg=reg) for lr, reg in itertools.product((0.01, 0.05), (0.001, 0.01))],
+         lambda **p: cornac.models.BPR(k=64, max_iter=200, seed=seed, verbose=False, **p))
+    tune("cornac VBPR (30 epochs)", cornac_train_set(train, joint),
+         [dict(lambda_w=lam, lambda_b=lam, lambda_e=lam) for lam in (0.01, 0.1)],
+         lambda **p: cornac.models.VBPR(k=32, k2=32, n_epochs=30, batch_size=512, learning_rate=0.005,
+                                       seed=seed, verbose=False, **p))
+    return pd.DataFrame(rows).T
 
 if __name__ == "__main__":
     main()
