@@ -119,6 +119,7 @@ def test_normalized_adjacency_rejects_empty():
 
 @pytest.mark.parametrize("model, match", [
     (LightGCN(n_layers=-1, epochs=1, verbose=False), "n_layers"),
+    (LightGCN(init_std=-0.1, epochs=1, verbose=False), "init_std must be > 0"),
     (DAE(dropout=1.0, epochs=1, verbose=False), "dropout"),
     (TwoTowerMLP(hidden=(), epochs=1, verbose=False), "hidden"),
 ])

@@ -149,7 +149,8 @@ def test_bad_features_are_refused():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(projection="sum"), "projection"), (dict(normalize="minmax"), "normalize"),
     (dict(content_factors=0), "content_factors"), (dict(feature_dim=0), "feature_dim"),
-    (dict(reg=-1.0), "reg"), (dict(reg_content=-1.0), "reg_content"), (dict(modalities=()), "modalities"), (dict(factors=0), "factors"),
+    (dict(reg=-1.0), "reg"), (dict(reg_content=-1.0), "reg_content"),
+    (dict(init_std=0.0), "init_std must be > 0"), (dict(modalities=()), "modalities"), (dict(factors=0), "factors"),
 ])
 def test_bad_hyper_parameters_are_refused(kwargs, match):
     train, _, feats = clustered(n_users=30, n_items=40)

@@ -65,8 +65,6 @@ class BPR(TorchRecommender):
         super()._check_params()
         if not self.reg >= 0:
             raise ValueError(f"BPR: reg must be >= 0, got {self.reg!r}.")
-        if not self.init_std > 0:
-            raise ValueError(f"BPR: init_std must be > 0, got {self.init_std!r}; e.g. 0.001.")
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         return MFModule(train.n_users, train.n_items, self.factors, self.item_bias, self.init_std)

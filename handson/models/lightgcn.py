@@ -62,8 +62,6 @@ class LightGCN(TorchRecommender):
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         if not isinstance(self.n_layers, (int, np.integer)) or self.n_layers < 0:
             raise ValueError(f"n_layers must be a non-negative integer, got {self.n_layers!r}.")
-        if not self.init_std > 0:
-            raise ValueError(f"LightGCN: init_std must be > 0, got {self.init_std!r}; e.g. 0.1.")
         adj = normalized_adjacency(self.train_, device=self.device_)
         self._cache = None
         return LightGCNModule(adj, train.n_users, self.factors, int(self.n_layers), self.init_std)

@@ -90,6 +90,10 @@ class TorchRecommender(Recommender):
                 raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {value!r}.")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {self.lr!r}.")
+        init_std = getattr(self, "init_std", None)      # models with normal initial embeddings
+        if init_std is not None and not init_std > 0:
+            raise ValueError(f"{type(self).__name__}: init_std must be > 0 (the standard deviation of "
+                             f"the initial embeddings), got {init_std!r}.")
         if self.threads is not None and (not isinstance(self.threads, (int, np.integer)) or self.threads < 1):
             raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}.")
         if not isinstance(self.metric, str) or "@" not in self.metric:

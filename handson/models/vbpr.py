@@ -116,7 +116,7 @@ class VBPR(TorchRecommender):
     ``normalize``: how each modality is scaled first, ``feature_dim``: optional truncated
     SVD to that many dimensions, for speed (see :func:`prepare_features`), of the
     concatenated modalities (``"concat"``) or of each modality (``"per_modality"``);
-    ``reg``: L2 penalty on the batch's user and item rows (factors and biases), as in BPR;
+    ``reg``: L2 penalty on the batch's user rows and item factors (not the item bias), as in BPR;
     ``reg_content``: L2 penalty on the projection ``E`` (and ``beta'``), the paper's lambda_E;
     ``init_std``: standard deviation of the normal initial user rows (item ID rows start at 0).
     Items absent from ``train`` are scored through their features alone.
@@ -125,8 +125,9 @@ class VBPR(TorchRecommender):
     ``feature_dim=128``, ``init_std=0.001``, ``lr=2e-3``) were chosen on validation Recall@20
     (per-user 70/10/20 split, seed 42), the best mean over toyshop (0.320) and MovieLens
     latest-small with poster + title features (0.193); as for BPR-MF, a small initial scale
-    with a smaller step beat ``init_std=0.1, lr=5e-3`` (0.298 and 0.184). Decaying every parameter (Adam ``weight_decay``) helped toyshop but
-    cost MovieLens a fifth of its Recall (its 9,724 item vectors shrink at every step). A
+    with a smaller step beat ``init_std=0.1, lr=5e-3`` (0.298 and 0.184). Decaying every
+    parameter (Adam ``weight_decay``) helped toyshop but cost MovieLens a fifth of its Recall
+    (its 9,724 item vectors shrink at every step). A
     128-dimensional SVD of the concatenated image + text features scores as well as the raw
     1664 columns (and as 128 per modality) and makes an epoch several times cheaper;
     ``feature_dim=None`` keeps the raw features, as the paper.
@@ -161,8 +162,6 @@ class VBPR(TorchRecommender):
             raise ValueError(f"VBPR: reg must be >= 0, got {self.reg!r}.")
         if not self.reg_content >= 0:
             raise ValueError(f"VBPR: reg_content must be >= 0, got {self.reg_content!r}.")
-        if not self.init_std > 0:
-            raise ValueError(f"VBPR: init_std must be > 0, got {self.init_std!r}; e.g. 0.001.")
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         per_modality = self.projection == "per_modality"
