@@ -68,8 +68,9 @@ def ml_dir(arg: str | None) -> Path:
     return Path(arg or os.environ.get("HANDSON_ML_DIR") or default)
 
 
-def load(name: str, ml_path: Path) -> tuple[datasets.Dataset, dict] | None:
-    """The dataset and its ``{"image": V, "text": T}`` features, or None when unavailable."""
+def load(name: str, ml_path: Path, with_features: bool = True) -> tuple[datasets.Dataset, dict] | None:
+    """The dataset and its ``{"image": V, "text": T}`` features (``{}`` without
+    ``with_features``), or None when unavailable."""
     if name == "toyshop":
         ds, size = datasets.load("toyshop"), 128        # toyshop images are 128 px (notebook 02)
     elif (ml_path / "ratings.csv").is_file():
@@ -77,6 +78,8 @@ def load(name: str, ml_path: Path) -> tuple[datasets.Dataset, dict] | None:
     else:
         print(f"MovieLens not found in {ml_path}: skipped.")
         return None
+    if not with_features:
+        return ds, {}
     feats = {"image": features.image_features(ds, "efficientnet-lite0", image_size=size).values,
              "text": features.text_features(ds, "all-MiniLM-L6-v2").values}
     return ds, feats
