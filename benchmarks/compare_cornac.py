@@ -12,8 +12,8 @@ on the validation set (its own defaults are tuned for other data): learning rate
 epochs for BPR (18 settings), the L2 weights for VBPR. handson's models run with their
 defaults, and BPR-MF once more tuned on a smaller grid (reg x lr, 6 settings, epochs by
 early stopping): "as good as a well-tuned reference" compares tuned with tuned, and the
-defaults show what a user gets without tuning. Items absent from the training set score -inf for Cornac (it has
-no parameters for them). Prints Recall@20, nDCG@20 and fit seconds.
+defaults show what a user gets without tuning. Items absent from the training set score
+-inf for Cornac (it has no parameters for them). Prints Recall@20, nDCG@20 and fit seconds.
 """
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def main() -> None:
 
 
 # Validation grids. Cornac's BPR gets the larger one (its epochs too, as it has no early
-# stopping); handson's BPR-MF tunes only what its docstring names (reg, lr) and stops early.
+# stopping); handson's BPR-MF tunes reg and lr, its epochs come from early stopping.
 CORNAC_BPR_GRID = [dict(learning_rate=lr, lambda_reg=reg, max_iter=it)
                    for lr, reg, it in itertools.product((0.01, 0.05), (0.001, 0.01, 0.03), (100, 200, 400))]
 HANDSON_BPR_GRID = [dict(reg=reg, lr=lr) for reg, lr in itertools.product((0.005, 0.01, 0.02), (1e-3, 2e-3))]
