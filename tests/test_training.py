@@ -117,6 +117,38 @@ def test_early_stopping_restores_best_weights(data):
     assert hist.best_score > last
 
 
+def _bpr_batch_loss(train, **kw):
+    """BPR's loss on one fixed batch, with biases set to 1 so that their penalty shows."""
+    model = BPR(factors=8, epochs=1, n_negatives=3, verbose=False, seed=0, **kw).fit(train)
+    with torch.no_grad():
+        model.module_.bias.fill_(1.0)
+    users = torch.tensor([0, 1, 2, 3])
+    batch = {"users": users, "pos": torch.tensor([1, 2, 3, 4]), "neg": torch.tensor([[5, 6, 7]] * 4)}
+    with torch.no_grad():
+        return model._batch_loss(batch).item()
+
+
+def test_bpr_item_bias_penalty(data):
+    """reg_bias adds reg_bias * (sum of the squared biases of the batch's items) / batch size;
+    None means the same weight as reg, 0 switches it off."""
+    train, _ = data
+    off = _bpr_batch_loss(train, reg=0.01, reg_bias=0.0)
+    same = _bpr_batch_loss(train, reg=0.01)
+    explicit = _bpr_batch_loss(train, reg=0.01, reg_bias=0.01)
+    double = _bpr_batch_loss(train, reg=0.01, reg_bias=0.02)
+    # 4 users x (1 positive + 3 negatives) biases of 1 -> 16 squared biases over a batch of 4
+    assert same == pytest.approx(explicit, rel=1e-6)
+    assert same - off == pytest.approx(0.01 * 16 / 4, rel=1e-4)
+    assert double - off == pytest.approx(0.02 * 16 / 4, rel=1e-4)
+
+
+def test_bpr_penalised_biases_stay_smaller(data):
+    train, _ = data
+    norms = {rb: BPR(factors=8, epochs=10, lr=0.05, reg_bias=rb, verbose=False, seed=0)
+             .fit(train).module_.bias.detach().norm().item() for rb in (0.0, 0.5)}
+    assert norms[0.5] < 0.5 * norms[0.0], norms
+
+
 def test_same_seed_same_scores_other_seed_other_scores(data):
     train, valid = data
     kw = dict(factors=16, epochs=3, eval_every=1, verbose=False)
@@ -173,6 +205,7 @@ def test_nan_loss_stops_with_lower_lr_advice(data):
     ({"precision": "fp8"}, "precision must be"),
     ({"reg": -0.1}, "reg must be >= 0"),
     ({"init_std": 0.0}, "init_std must be > 0"),
+    ({"reg_bias": -1.0}, "reg_bias must be None"),
 ])
 def test_bad_hyper_parameters(data, kwargs, match):
     train, _ = data
