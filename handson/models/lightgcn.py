@@ -51,12 +51,19 @@ class LightGCN(TorchRecommender):
     Defaults (``n_layers=2``, ``reg=1e-3``) were chosen on validation Recall@20 (per-user
     70/10/20 split, seed 42) over 2-3 layers, ``reg`` in {1e-4, 1e-3, 3e-3} and ``init_std``
     in {0.1, 0.01}: the best mean over toyshop (0.327) and MovieLens latest-small (0.204).
-    The paper's 3 layers with ``reg=1e-4`` reached 0.320 and 0.201.
+    The paper's 3 layers with ``reg=1e-4`` reached 0.320 and 0.201. ``n_negatives=4`` (as
+    for BPR-MF) then raised validation Recall@20 from 0.322 to 0.323 on toyshop (mean of
+    split seeds 42, 0, 1) and from 0.214 to 0.223 on MovieLens (split seed 42), for about a
+    third more time per epoch: the propagation over the whole graph, not the scoring of the
+    extra negatives, is the cost of a batch. Toyshop prefers ``reg=1e-2`` (0.335) which
+    costs MovieLens a fifth of its Recall.
     """
 
     def __init__(self, factors: int = 64, n_layers: int = 2, reg: float = 1e-3, init_std: float = 0.1,
-                 lr: float = 5e-3, epochs: int = 200, batch_size: int = 4096, **kwargs) -> None:
-        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
+                 lr: float = 5e-3, epochs: int = 200, batch_size: int = 4096, n_negatives: int = 4,
+                 **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size,
+                         n_negatives=n_negatives, **kwargs)
         self.n_layers, self.reg, self.init_std = n_layers, reg, init_std
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
