@@ -1,6 +1,6 @@
 """Time one epoch of BPR-MF over ~80,000 interactions and the share spent on sampling.
 
-    python benchmarks/bench_bpr_epoch.py [--threads 2] [--repeats 7] [--ml-dir PATH]
+    python benchmarks/bench_bpr_epoch.py [--threads 2] [--repeats 7] [--negatives 4] [--ml-dir PATH]
 
 Uses 80% of MovieLens latest-small (about 80,700 ratings) when a local copy is found
 (``--ml-dir``, ``HANDSON_ML_DIR`` or ``../shared/data/ml-latest-small``), otherwise a
@@ -55,21 +55,23 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=2048)
+    ap.add_argument("--negatives", type=int, default=BPR().n_negatives, help="negatives per positive")
     ap.add_argument("--ml-dir", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     train, source = data(ml_dir(args.ml_dir))
     csr = train.to_csr()
     print(f"{source}: {csr.nnz:,} interactions, {train.n_users:,} users, {train.n_items:,} items; "
-          f"{args.threads} torch thread(s), factors={args.factors}, batch_size={args.batch_size}")
+          f"{args.threads} torch thread(s), factors={args.factors}, batch_size={args.batch_size}, "
+          f"negatives={args.negatives}")
     rng = np.random.default_rng(0)
     sampling = []
     for _ in range(args.repeats):
         t = (time.perf_counter(), time.process_time())
-        training.sample_bpr(csr, csr.nnz, rng)
+        training.sample_bpr(csr, csr.nnz, rng, n_neg=args.negatives)
         sampling.append((time.perf_counter() - t[0], time.process_time() - t[1]))
-    model = TimedBPR(factors=args.factors, batch_size=args.batch_size, epochs=args.repeats + 2,
-                     device="cpu", verbose=False, threads=args.threads).fit(train)
+    model = TimedBPR(factors=args.factors, batch_size=args.batch_size, n_negatives=args.negatives,
+                     epochs=args.repeats + 2, device="cpu", verbose=False, threads=args.threads).fit(train)
     marks = np.array(model.marks_)
     epochs = np.diff(marks, axis=0)[1:]          # the first epoch warms up
     print(f"median of {len(epochs)} epochs   wall s   CPU s (all threads)")
