@@ -10,8 +10,8 @@ which takes one feature matrix), same evaluation (handson.evaluation:
 full ranking, train and validation items masked). Cornac's hyper-parameters get a grid
 on the validation set (its own defaults are tuned for other data): learning rate, L2 and
 epochs for BPR (18 settings), the L2 weights for VBPR. handson's models run with their
-defaults, and BPR-MF once more tuned on a smaller grid (``reg``, 4 settings, the default
-among them; epochs by early stopping): "as good as a well-tuned reference" compares tuned
+defaults, and BPR-MF and LightGCN once more tuned on smaller grids (``reg``, 4 and 3
+settings, the default among them; epochs by early stopping): "as good as a well-tuned reference" compares tuned
 with tuned, and the defaults show what a user gets without tuning. Items absent from the
 training set score -inf for Cornac (it has no parameters for them). Prints Recall@20,
 nDCG@20 and fit seconds.
@@ -93,12 +93,13 @@ def main() -> None:
 
 
 # Validation grids. Cornac's BPR gets the larger one (its epochs too, as it has no early
-# stopping); handson's BPR-MF tunes reg (the learning rate mattered little on either data
-# set), its epochs come from early stopping. The default reg=0.005 is not refitted: the
-# defaults row is the grid's fourth candidate.
+# stopping); handson's BPR-MF and LightGCN tune reg (the learning rate mattered little on
+# either data set), their epochs come from early stopping. The defaults are not refitted:
+# the defaults row is one more candidate of each grid.
 CORNAC_BPR_GRID = [dict(learning_rate=lr, lambda_reg=reg, max_iter=it)
                    for lr, reg, it in itertools.product((0.01, 0.05), (0.001, 0.01, 0.03), (100, 200, 400))]
 HANDSON_BPR_GRID = [dict(reg=reg) for reg in (0.0025, 0.01, 0.02)]
+HANDSON_LIGHTGCN_GRID = [dict(reg=reg) for reg in (3e-3, 1e-2)]        # and the default 1e-3
 
 
 def compare(cornac, ds, feats, joint, seed: int, vbpr: bool = True) -> pd.DataFrame:
@@ -136,6 +137,9 @@ def compare(cornac, ds, feats, joint, seed: int, vbpr: bool = True) -> pd.DataFr
     tune("handson BPR-MF (tuned)", HANDSON_BPR_GRID,
          lambda **p: BPR(verbose=False, seed=seed, **p).fit(train, valid=valid),
          fitted=[({"reg": BPR().reg}, *fitted["handson BPR-MF"])])
+    tune("handson LightGCN (tuned)", HANDSON_LIGHTGCN_GRID,
+         lambda **p: LightGCN(verbose=False, seed=seed, **p).fit(train, valid=valid),
+         fitted=[({"reg": LightGCN().reg}, *fitted["handson LightGCN"])])
     ts = cornac_train_set(train)
     tune("cornac BPR", CORNAC_BPR_GRID,
          lambda **p: CornacScores(cornac.models.BPR(k=64, seed=seed, verbose=False, **p).fit(ts), ts, ds.n_items))
