@@ -11,10 +11,10 @@ full ranking, train and validation items masked). Cornac's hyper-parameters get 
 on the validation set (its own defaults are tuned for other data): learning rate, L2 and
 epochs for BPR (18 settings), the L2 weights for VBPR. handson's models run with their
 defaults, and BPR-MF and LightGCN once more tuned on smaller grids (``reg``, 4 and 3
-settings, the default among them; epochs by early stopping): "as good as a well-tuned reference" compares tuned
-with tuned, and the defaults show what a user gets without tuning. Items absent from the
-training set score -inf for Cornac (it has no parameters for them). Prints Recall@20,
-nDCG@20 and fit seconds.
+settings, the default among them; epochs by early stopping): "as good as a well-tuned
+reference" compares tuned with tuned, and the defaults show what a user gets without
+tuning. Items absent from the training set score -inf for Cornac (it has no parameters for
+them). Prints Recall@20, nDCG@20 and fit seconds.
 """
 from __future__ import annotations
 

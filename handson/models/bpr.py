@@ -55,10 +55,11 @@ class BPR(TorchRecommender):
     ``init_std=0.001``, ``patience=10``, ``epochs=400``) were chosen on validation Recall@20
     (per-user 70/10/20 split) as the best sum over toyshop (mean of split seeds 42, 0, 1:
     0.319) and MovieLens latest-small (split seed 42: 0.215). Against one negative, an
-    unpenalised bias and patience 5 (0.314 and 0.202), MovieLens gains most: four negatives give every step more ranking
-    signal, the penalised bias keeps popularity from absorbing it, and the curve there is
-    still rising slowly after 25 epochs without a new best. A small initial scale matters as
-    much as the penalty: with ``init_std=0.1`` no single ``reg`` suited both data sets.
+    unpenalised bias and patience 5 (0.314 and 0.202), MovieLens gains most: four negatives
+    give every step more ranking signal, the penalised bias keeps popularity from absorbing
+    it, and the curve there still rises slowly after 25 epochs without a new best. A small
+    initial scale matters as much as the penalty: with ``init_std=0.1`` no single ``reg``
+    suited both data sets.
     Toyshop prefers a stronger penalty (``reg=0.02``: 0.343 on validation) that costs
     MovieLens a quarter of its Recall; ``benchmarks/compare_cornac.py`` tunes both.
     """

@@ -53,10 +53,10 @@ class LightGCN(TorchRecommender):
     in {0.1, 0.01}: the best mean over toyshop (0.327) and MovieLens latest-small (0.204).
     The paper's 3 layers with ``reg=1e-4`` reached 0.320 and 0.201. ``n_negatives=4`` (as
     for BPR-MF) then raised validation Recall@20 from 0.322 to 0.323 on toyshop (mean of
-    split seeds 42, 0, 1) and from 0.214 to 0.223 on MovieLens (split seed 42), for about a
-    third more time per epoch: the propagation over the whole graph, not the scoring of the
-    extra negatives, is the cost of a batch. Toyshop prefers ``reg=1e-2`` (0.335) which
-    costs MovieLens a fifth of its Recall.
+    split seeds 42, 0, 1) and from 0.214 to 0.223 on MovieLens (split seed 42), for about
+    1.2x the time per epoch on MovieLens (the propagation over the whole graph dominates a
+    batch) and 2x on toyshop. Toyshop prefers ``reg=1e-2`` (0.335), which costs MovieLens a
+    fifth of its Recall.
     """
 
     def __init__(self, factors: int = 64, n_layers: int = 2, reg: float = 1e-3, init_std: float = 0.1,
