@@ -116,7 +116,8 @@ class VBPR(TorchRecommender):
     ``normalize``: how each modality is scaled first, ``feature_dim``: optional truncated
     SVD to that many dimensions, for speed (see :func:`prepare_features`), of the
     concatenated modalities (``"concat"``) or of each modality (``"per_modality"``);
-    ``reg``: L2 penalty on the batch's user rows and item factors (not the item bias), as in BPR;
+    ``reg``: L2 penalty on the batch's user rows and item factors, not the item bias (BPR-MF
+    penalises its bias by default, ``reg_bias``; validation did not favour that here);
     ``reg_content``: L2 penalty on the projection ``E`` (and ``beta'``), the paper's lambda_E;
     ``init_std``: standard deviation of the normal initial user rows (item ID rows start at 0).
     Items absent from ``train`` are scored through their features alone.
@@ -194,7 +195,7 @@ class VBPR(TorchRecommender):
         rows = F.embedding(inv, torch.cat([gamma, torch.ones_like(gamma[:, :1]), m.user_weights(theta)], 1))
         r_ids, r_f = rows[:, None].split([k + 1, f.shape[1]], dim=2)     # [gamma_u, 1], E^T theta_u + beta'
         x_uij = (r_ids * d_ids).sum(-1) + (r_f * d_f).sum(-1)
-        # L2 as in BPR: every sampled user row and item vector (not the bias), once per sample
+        # L2 per sample as in BPR-MF: every sampled user row and item vector (here not the bias)
         l2 = (torch.bincount(inv, minlength=len(uniq)) * u.pow(2).sum(1)).sum() + ids[:, :k].pow(2).sum()
         l2_content = sum(p.weight.pow(2).sum() for p in m.proj)
         return -F.logsigmoid(x_uij).mean() + self.reg * l2 / B + self.reg_content * l2_content
