@@ -7,6 +7,10 @@ first) for user ``u`` is one of that user's relevant (test) items. ``n_relevant`
 ``(hits, n_relevant, k)``, looks only at the first ``k`` columns, and returns one float per
 user; averaging over users is left to the caller (:func:`handson.evaluation.evaluate`).
 
+The ranking primitives that produce ``top`` live here too, so that models
+(``Recommender.recommend``) and the evaluation share one implementation: :func:`mask_rows`
+sets seen items to ``-inf`` and :func:`top_k` returns the best ``k`` items per row.
+
 The definitions follow RecBole and Elliot (binary relevance). Libraries differ in details,
 mostly in the normalisation of nDCG and MAP; the docstrings spell out which one is used.
 """
@@ -17,10 +21,96 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["hits", "precision_at_k", "recall_at_k", "ndcg_at_k", "hit_rate_at_k", "mrr_at_k",
+__all__ = ["top_k", "mask_rows", "hits", "precision_at_k", "recall_at_k", "ndcg_at_k", "hit_rate_at_k", "mrr_at_k",
            "map_at_k", "f1_at_k", "coverage", "METRICS"]
 
 
+# -- ranking primitives --------------------------------------------------------------------
+def mask_rows(scores: np.ndarray, matrix: sp.csr_matrix, users: np.ndarray) -> None:
+    """Set ``scores[r, j] = -inf`` in place wherever ``matrix[users[r], j]`` is non-zero.
+
+    ``scores`` is ``(len(users), n_items)``, ``matrix`` the ``(n_users, n_items)`` sparse
+    matrix of pairs to hide (usually the training interactions), ``users`` the row of
+    ``matrix`` that each row of ``scores`` belongs to. Masking before ranking keeps items a
+    user already had out of the recommendations and out of the metrics.
+    """
+    sub = matrix[users]
+    rows = np.repeat(np.arange(len(users)), np.diff(sub.indptr))
+    scores[rows, sub.indices] = -np.inf
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest scores per row, best first: ``(n_rows, k)`` int64.
+
+    Ties go to the lower item index, so the result equals
+    ``np.argsort(-scores, axis=1, kind="stable")[:, :k]`` without sorting whole rows.
+    Large catalogs take a block-maximum shortcut (:func:`_top_k_blocks`); rows where it
+    does not apply (small catalogs, many ties, mostly masked rows) use :func:`_top_k_partition`.
+    """
+    scores = np.asarray(scores)
+    if scores.ndim != 2 or not 1 <= int(k):
+        raise ValueError(f"top_k needs a 2-D (n_rows, n_items) array and k >= 1, got shape "
+                         f"{scores.shape} and k={k}.")
+    k = min(int(k), scores.shape[1])
+    top = _top_k_blocks(scores, k)
+    return _top_k_partition(scores, k) if top is None else top
+
+
+def _top_k_blocks(scores: np.ndarray, k: int) -> np.ndarray | None:
+    """:func:`top_k` by block maxima, or None when the shortcut does not apply.
+
+    Each row is split into ``4k`` strided blocks; the k-th largest block maximum is a lower
+    bound of the k-th largest score, so only the few scores above it (about k + 3 per row on
+    real scores) need sorting: about three times faster than :func:`_top_k_partition` at
+    k=20 and n=1,700. Candidates are gathered in ascending item order and sorted stably, so
+    ties go to the lower index. Returns None for catalogs under ``8k`` items and when the
+    bound is loose (fewer than k or more than 8k candidates in some row: ties, masked rows).
+    """
+    b, n = scores.shape
+    m = 4 * k
+    if n < 8 * k or np.isnan(scores).any():
+        return None
+    full = n // m * m
+    block_max = scores[:, :full].reshape(b, -1, m).max(axis=1)                # (B, m)
+    rest = scores[:, full:]                                                    # (B, n % m)
+    block_max[:, :rest.shape[1]] = np.maximum(block_max[:, :rest.shape[1]], rest)
+    bound = np.partition(block_max, m - k, axis=1)[:, m - k]                   # (B,)
+    rows, cols = np.divmod(np.flatnonzero(scores >= bound[:, None]), n)      # cols ascending
+    counts = np.bincount(rows, minlength=b)
+    if counts.min() < k or counts.max() > 8 * k:
+        return None
+    pos = np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]
+    vals = np.full((b, counts.max()), -np.inf, dtype=scores.dtype)
+    cand = np.zeros((b, counts.max()), dtype=np.int64)
+    vals[rows, pos], cand[rows, pos] = scores[rows, cols], cols
+    order = np.argsort(-vals, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(cand, order, axis=1)
+
+
+def _top_k_partition(scores: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k` for any input, by ``np.partition`` (linear time per row).
+
+    The k-th largest value of each row is found first; every score above it is kept, and of
+    the scores equal to it the ones with the lowest indices fill the remaining places. The
+    kept ``k`` items are then sorted stably by score. NaN scores (nothing to order by) take
+    a full stable sort, in which NaN ranks last.
+    """
+    b, n = scores.shape
+    if k >= n or np.isnan(scores).any():
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)
+    kth = np.partition(scores, n - k, axis=1)[:, n - k]                        # (B,)
+    keep = scores > kth[:, None]
+    rows, cols = np.nonzero(scores == kth[:, None])                          # cols ascending
+    need = k - keep.sum(axis=1)                                               # >= 1 per row
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows)                # rank among ties
+    take = rank < need[rows]
+    keep[rows[take], cols[take]] = True
+    cand = np.nonzero(keep)[1].reshape(b, k)                                  # k per row, ascending
+    order = np.argsort(-np.take_along_axis(scores, cand, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(cand, order, axis=1)
+
+
+# -- metrics -------------------------------------------------------------------------------
 def hits(top: np.ndarray, truth: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
     """Which recommended items are relevant: bool ``(len(users), K)``.
 

@@ -4,8 +4,7 @@ import pandas as pd
 import pytest
 
 from handson.datasets import Interactions
-from handson.evaluation import ALL_METRICS, _top_k, compare, evaluate
-from handson.models.base import mask_rows, top_k
+from handson.evaluation import ALL_METRICS, compare, evaluate
 from test_metrics import PER_USER, reference_metrics
 
 
@@ -80,38 +79,6 @@ def test_masked_items_never_count():
     assert evaluate(oracle, test, k=10)["HR@10"] == 1.0                 # no masking: perfect
     masked = evaluate(oracle, test, seen=[train, test], k=10)
     assert masked["HR@10"] == 0.0 and masked["Recall@10"] == 0.0       # masked: never ranked
-
-
-def test_top_k_never_returns_a_masked_item():
-    rng, train, _, model = random_case(6)
-    users = np.arange(train.n_users)
-    scores = model.score(users).copy()
-    mask_rows(scores, train.to_csr(), users)
-    top = _top_k(scores, 20)
-    seen = train.to_csr()
-    assert not np.asarray(seen[np.repeat(users, 20), top.ravel()]).any()
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_fast_top_k_equals_base_top_k(seed):
-    rng = np.random.default_rng(seed)
-    n, k = int(rng.integers(50, 3000)), int(rng.integers(1, 40))
-    s = rng.standard_normal((int(rng.integers(1, 70)), n)).astype(np.float32)
-    s[rng.random(s.shape) < 0.1] = -np.inf
-    np.testing.assert_array_equal(_top_k(s, k), top_k(s, k))
-
-
-def test_fast_top_k_ties_and_fallbacks():
-    rng = np.random.default_rng(0)
-    tied = np.round(rng.standard_normal((30, 500)), 1).astype(np.float32)     # many ties
-    mine, base = _top_k(tied, 20), top_k(tied, 20)
-    np.testing.assert_array_equal(np.take_along_axis(tied, mine, 1), np.take_along_axis(tied, base, 1))
-    assert all(len(set(row)) == 20 for row in mine)
-    flat = np.zeros((3, 400), dtype=np.float32)                             # all tied: falls back
-    assert _top_k(flat, 10).shape == (3, 10) and all(len(set(r)) == 10 for r in _top_k(flat, 10))
-    masked = np.full((2, 400), -np.inf, dtype=np.float32)
-    masked[:, :5] = 1.0                                                     # fewer than k finite
-    assert set(_top_k(masked, 10)[0, :5]) == set(range(5))
 
 
 def test_users_without_test_items_are_skipped_and_counted():

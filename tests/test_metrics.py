@@ -153,3 +153,57 @@ def test_bad_shapes_and_counts():
         M.hits(np.array([[0, 1]]), truth, np.array([0, 1]))
     with pytest.raises(ValueError, match="outside"):
         M.coverage(np.array([[0, 9]]), 5)
+
+
+# -- ranking primitives: top_k and mask_rows -------------------------------------------------
+def test_top_k_never_returns_a_masked_item():
+    rng = np.random.default_rng(6)
+    n_users, n_items = 120, 80
+    train = sp.csr_matrix((np.ones(1500), (rng.integers(0, n_users, 1500), rng.integers(0, n_items, 1500))),
+                          shape=(n_users, n_items))
+    users = np.arange(n_users)
+    scores = rng.standard_normal((n_users, n_items)).astype(np.float32)
+    M.mask_rows(scores, train, users)
+    top = M.top_k(scores, 20)
+    assert not np.asarray(train[np.repeat(users, 20), top.ravel()]).any()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_top_k_equals_base_top_k(seed):
+    # the block-maximum shortcut of top_k against the general partition path and a full sort
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(50, 3000)), int(rng.integers(1, 40))
+    s = rng.standard_normal((int(rng.integers(1, 70)), n)).astype(np.float32)
+    s[rng.random(s.shape) < 0.1] = -np.inf
+    np.testing.assert_array_equal(M.top_k(s, k), M._top_k_partition(s, k))
+    np.testing.assert_array_equal(M.top_k(s, k), np.argsort(-s, axis=1, kind="stable")[:, :k])
+
+
+def test_fast_top_k_ties_and_fallbacks():
+    rng = np.random.default_rng(0)
+    tied = np.round(rng.standard_normal((30, 500)), 1).astype(np.float32)     # many ties
+    mine, base = M.top_k(tied, 20), M._top_k_partition(tied, 20)
+    np.testing.assert_array_equal(np.take_along_axis(tied, mine, 1), np.take_along_axis(tied, base, 1))
+    assert all(len(set(row)) == 20 for row in mine)
+    flat = np.zeros((3, 400), dtype=np.float32)                             # all tied: falls back
+    assert M.top_k(flat, 10).shape == (3, 10) and all(len(set(r)) == 10 for r in M.top_k(flat, 10))
+    masked = np.full((2, 400), -np.inf, dtype=np.float32)
+    masked[:, :5] = 1.0                                                     # fewer than k finite
+    assert set(M.top_k(masked, 10)[0, :5]) == set(range(5))
+
+
+@pytest.mark.parametrize("shape,k", [((30, 500), 20), ((7, 60), 5), ((4, 12), 12), ((3, 9), 20)])
+def test_top_k_breaks_ties_to_the_lower_index(shape, k):
+    # both paths (block maxima on large rows, partition on small or tied ones) equal a stable sort
+    rng = np.random.default_rng(1)
+    s = rng.integers(0, 4, size=shape).astype(np.float32)
+    s[rng.random(shape) < 0.2] = -np.inf
+    expected = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(M.top_k(s, k), expected)
+    np.testing.assert_array_equal(M._top_k_partition(s, min(k, shape[1])), expected)
+    assert M.top_k(s, k).dtype == np.int64
+
+
+def test_top_k_ranks_nan_last():
+    s = np.array([[0.5, np.nan, 2.0, -np.inf, 1.0]], dtype=np.float32)
+    np.testing.assert_array_equal(M.top_k(s, 5), [[2, 4, 0, 3, 1]])

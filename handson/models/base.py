@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..datasets import Interactions, check_same_catalog
+from ..metrics import mask_rows, top_k  # noqa: F401 - re-exported: notebooks import them from here
 
 __all__ = ["Recommender", "check_users", "check_item_features", "top_k"]
 
@@ -129,22 +130,3 @@ def check_item_features(item_features: Mapping[str, np.ndarray] | None, required
                              "extract with a missing-content policy ('zero' or 'mean') or fill them.")
         out[name] = x
     return out
-
-
-def mask_rows(scores: np.ndarray, matrix: sp.csr_matrix, users: np.ndarray) -> None:
-    """Set ``scores[r, j] = -inf`` in place wherever ``matrix[users[r], j]`` is non-zero."""
-    sub = matrix[users]
-    rows = np.repeat(np.arange(len(users)), np.diff(sub.indptr))
-    scores[rows, sub.indices] = -np.inf
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest scores per row, best first: ``(n_rows, k)`` int64."""
-    n = scores.shape[1]
-    if k >= n:
-        part = np.broadcast_to(np.arange(n), scores.shape)
-    else:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1).astype(np.int64)
