@@ -69,6 +69,88 @@ def _seen_matrix(seen: Interactions | Iterable[Interactions] | None,
     return Interactions.concat(parts).to_csr()
 
 
+def _check_model(model: Any, test: Interactions) -> None:
+    """Reject a test set that is not Interactions and a model without ``score`` or fitted on
+    another catalog (``model.n_items_``, when it has one, must equal ``test.n_items``)."""
+    if not isinstance(test, Interactions):
+        raise ValueError(f"test must be handson.Interactions (e.g. split.test), got {type(test).__name__}.")
+    if not callable(getattr(model, "score", None)):
+        raise ValueError(f"model must have a score(users) method, got {type(model).__name__}.")
+    model_items = getattr(model, "n_items_", test.n_items)
+    if model_items != test.n_items:
+        raise ValueError(f"The model scores {model_items} items but test has n_items={test.n_items}: "
+                         "fit and evaluate on splits of the same Dataset.")
+
+
+def _eval_users(users: Sequence[int] | np.ndarray | None, n_relevant: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(users to evaluate, number skipped)``: sorted unique int64 indices (default: every
+    user), without the users that have no test item (``n_relevant`` of shape ``(n_users,)``
+    counts each user's test items); those are only counted, their metrics are undefined."""
+    n_users = len(n_relevant)
+    if users is None:
+        users = np.arange(n_users, dtype=np.int64)
+    else:
+        users = np.atleast_1d(np.asarray(users))
+        if users.size and not np.issubdtype(users.dtype, np.integer):
+            raise ValueError(f"users must be integer indices, got dtype {users.dtype}.")
+        users = np.unique(users.astype(np.int64))
+        if users.size and (users[0] < 0 or users[-1] >= n_users):
+            raise ValueError(f"users holds indices outside [0, n_users={n_users}).")
+    skipped = int((n_relevant[users] == 0).sum())
+    users = users[n_relevant[users] > 0]
+    if len(users) == 0:
+        raise ValueError("No user has a test item: nothing to evaluate. Check the split "
+                         "(is test empty, or are users= all without test items?).")
+    return users, skipped
+
+
+def _ranked_batch(model: Any, batch: np.ndarray, n_items: int, mask: sp.csr_matrix | None,
+                  k: int) -> np.ndarray:
+    """The top-``k`` items ``(len(batch), k)`` of ``model.score(batch)`` once ``mask`` (the
+    seen pairs, or None) is set to ``-inf``; a wrong shape or NaN scores raise."""
+    scores = np.array(model.score(batch), dtype=np.float32)   # a private copy: masking writes
+    if scores.shape != (len(batch), n_items):
+        raise ValueError(f"model.score returned shape {scores.shape}, "
+                         f"expected ({len(batch)}, {n_items}).")
+    if np.isnan(scores).any():
+        raise ValueError(f"model.score returned NaN for {int(np.isnan(scores).any(1).sum())} user(s); "
+                         "the model diverged (lower lr) or was not fitted properly.")
+    if mask is not None:
+        M.mask_rows(scores, mask, batch)
+    return M.top_k(scores, k)
+
+
+class _Totals:
+    """Running sums of the per-user metrics and the items recommended, over batches.
+
+    ``sums["Recall@20"]`` adds up one value per evaluated user; ``covered[k]`` (bool,
+    ``(n_items,)``) marks the items that appeared in a top-k list (for ``Coverage@k``).
+    """
+
+    def __init__(self, names: list[str], ks: list[int], n_items: int) -> None:
+        self.names, self.ks = names, ks
+        self.per_user = [m for m in names if m != "Coverage"]
+        self.sums = {f"{m}@{kk}": 0.0 for m in self.per_user for kk in ks}
+        self.covered = {kk: np.zeros(n_items, dtype=bool) for kk in ks}
+
+    def add(self, top: np.ndarray, hits: np.ndarray, n_relevant: np.ndarray) -> None:
+        """One batch: ``top`` and ``hits`` ``(B, max k)``, ``n_relevant`` ``(B,)``."""
+        for kk in self.ks:
+            for m in self.per_user:
+                self.sums[f"{m}@{kk}"] += float(M.METRICS[m](hits, n_relevant, kk).sum())
+            if "Coverage" in self.names:
+                self.covered[kk][top[:, :kk].ravel()] = True
+
+    def result(self, n_users: int) -> dict[str, float]:
+        """Means over the ``n_users`` evaluated users (Coverage: share of the catalog), by k then metric."""
+        out: dict[str, float] = {}
+        for kk in self.ks:
+            for m in self.names:
+                key = f"{m}@{kk}"
+                out[key] = float(self.covered[kk].mean()) if m == "Coverage" else self.sums[key] / n_users
+        return out
+
+
 def evaluate(model: Any, test: Interactions, seen: Interactions | Iterable[Interactions] | None = None,
              k: int | Iterable[int] = (10, 20), metrics: Sequence[str] | None = None,
              users: Sequence[int] | np.ndarray | None = None, batch_size: int = 1024,
@@ -84,64 +166,21 @@ def evaluate(model: Any, test: Interactions, seen: Interactions | Iterable[Inter
     can never be hit, but it still counts as relevant (disjoint splits never have one).
     ``progress`` shows a progress bar (default: when there are more than 50,000 users).
     """
-    if not isinstance(test, Interactions):
-        raise ValueError(f"test must be handson.Interactions (e.g. split.test), got {type(test).__name__}.")
-    if not callable(getattr(model, "score", None)):
-        raise ValueError(f"model must have a score(users) method, got {type(model).__name__}.")
-    n_items = test.n_items
-    model_items = getattr(model, "n_items_", n_items)
-    if model_items != n_items:
-        raise ValueError(f"The model scores {model_items} items but test has n_items={n_items}: "
-                         "fit and evaluate on splits of the same Dataset.")
-    ks, names = _as_ks(k, n_items), _as_metrics(metrics)
+    _check_model(model, test)
+    ks, names = _as_ks(k, test.n_items), _as_metrics(metrics)
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}.")
     truth, mask = test.to_csr(), _seen_matrix(seen, test)
-
-    if users is None:
-        users = np.arange(test.n_users, dtype=np.int64)
-    else:
-        users = np.atleast_1d(np.asarray(users))
-        if users.size and not np.issubdtype(users.dtype, np.integer):
-            raise ValueError(f"users must be integer indices, got dtype {users.dtype}.")
-        users = np.unique(users.astype(np.int64))
-        if users.size and (users[0] < 0 or users[-1] >= test.n_users):
-            raise ValueError(f"users holds indices outside [0, n_users={test.n_users}).")
     n_rel_all = np.diff(truth.indptr)
-    skipped = int((n_rel_all[users] == 0).sum())
-    users = users[n_rel_all[users] > 0]
-    if len(users) == 0:
-        raise ValueError("No user has a test item: nothing to evaluate. Check the split "
-                         "(is test empty, or are users= all without test items?).")
+    users, skipped = _eval_users(users, n_rel_all)
 
-    k_max, per_user = ks[-1], [m for m in names if m != "Coverage"]
-    sums = {f"{m}@{kk}": 0.0 for m in per_user for kk in ks}
-    covered = {kk: np.zeros(n_items, dtype=bool) for kk in ks}
-    starts = range(0, len(users), int(batch_size))
+    totals = _Totals(names, ks, test.n_items)
     show = len(users) > 50_000 if progress is None else progress
-    for start in tqdm(starts, desc="evaluate", unit="batch", disable=not show):
+    for start in tqdm(range(0, len(users), int(batch_size)), desc="evaluate", unit="batch", disable=not show):
         batch = users[start:start + int(batch_size)]
-        scores = np.array(model.score(batch), dtype=np.float32)   # a private copy: masking writes
-        if scores.shape != (len(batch), n_items):
-            raise ValueError(f"model.score returned shape {scores.shape}, "
-                             f"expected ({len(batch)}, {n_items}).")
-        if np.isnan(scores).any():
-            raise ValueError(f"model.score returned NaN for {int(np.isnan(scores).any(1).sum())} user(s); "
-                             "the model diverged (lower lr) or was not fitted properly.")
-        if mask is not None:
-            M.mask_rows(scores, mask, batch)
-        top = M.top_k(scores, k_max)
-        h, n_rel = M.hits(top, truth, batch), n_rel_all[batch]
-        for kk in ks:
-            for m in per_user:
-                sums[f"{m}@{kk}"] += float(M.METRICS[m](h, n_rel, kk).sum())
-            if "Coverage" in names:
-                covered[kk][top[:, :kk].ravel()] = True
-    result: dict[str, float] = {}
-    for kk in ks:
-        for m in names:
-            key = f"{m}@{kk}"
-            result[key] = float(covered[kk].mean()) if m == "Coverage" else sums[key] / len(users)
+        top = _ranked_batch(model, batch, test.n_items, mask, ks[-1])
+        totals.add(top, M.hits(top, truth, batch), n_rel_all[batch])
+    result = totals.result(len(users))
     result["users"], result["users_skipped"] = int(len(users)), skipped
     return result
 
