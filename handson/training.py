@@ -36,78 +36,9 @@ CHECKPOINT_FORMAT = "handson-checkpoint-1"
 
 
 # -- samplers ------------------------------------------------------------------------------
-def positive_keys(train_csr: sp.csr_matrix) -> np.ndarray:
-    """Sorted int64 keys ``user * n_items + item`` of the non-zeros of ``train_csr``, shape (nnz,)."""
-    csr = sp.csr_matrix(train_csr)
-    n_users, n_items = csr.shape
-    rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(csr.indptr))
-    keys = rows * n_items + csr.indices.astype(np.int64)
-    if not csr.has_sorted_indices:
-        keys.sort()
-    return keys
-
-
-def _is_positive(keys: np.ndarray, users: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
-    """Boolean array, same shape as ``items``: is (user, item) a training pair?"""
-    query = users * n_items + items
-    pos = np.searchsorted(keys, query)
-    pos[pos == len(keys)] = 0
-    return keys[pos] == query if len(keys) else np.zeros(query.shape, dtype=bool)
-
-
-def _draw_negatives(keys: np.ndarray, users: np.ndarray, n_neg: int, n_items: int,
-                    rng: np.random.Generator) -> np.ndarray:
-    """Uniform negatives for each user, ``(len(users), n_neg)``, redrawing only collisions."""
-    u = np.repeat(users.astype(np.int64), n_neg)
-    neg = rng.integers(0, n_items, size=len(u), dtype=np.int64)
-    todo = np.nonzero(_is_positive(keys, u, neg, n_items))[0]
-    while todo.size:
-        neg[todo] = rng.integers(0, n_items, size=todo.size, dtype=np.int64)
-        todo = todo[_is_positive(keys, u[todo], neg[todo], n_items)]
-    return neg.reshape(len(users), n_neg)
-
-
-def _check_sampleable(train_csr: sp.csr_matrix, users: np.ndarray | None = None) -> None:
-    n_users, n_items = train_csr.shape
-    degree = np.diff(train_csr.indptr)
-    full = np.nonzero(degree >= n_items)[0]
-    if users is not None:
-        full = np.intersect1d(full, users)
-    if full.size:
-        raise ValueError(f"User(s) {full[:5].tolist()} interacted with all {n_items} items, so no "
-                         "negative item exists for them; drop them from the training data.")
-
-
-def sample_negatives(train_csr: sp.csr_matrix, users: np.ndarray, n_neg: int,
-                     rng: np.random.Generator) -> np.ndarray:
-    """``n_neg`` items per user drawn uniformly among the items the user has not interacted
-    with in ``train_csr`` (n_users, n_items): int64 array ``(len(users), n_neg)``."""
-    if n_neg < 1:
-        raise ValueError(f"n_neg must be at least 1, got {n_neg}.")
-    users = np.asarray(users, dtype=np.int64)
-    _check_sampleable(train_csr, np.unique(users))
-    return _draw_negatives(positive_keys(train_csr), users, n_neg, train_csr.shape[1], rng)
-
-
-def sample_bpr(train_csr: sp.csr_matrix, n_samples: int, rng: np.random.Generator,
-               n_neg: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """BPR training triples: ``n_samples`` (user, positive) pairs drawn uniformly from the
-    training pairs, each with negatives drawn uniformly among the user's non-positives.
-
-    Returns int64 arrays ``users (n,)``, ``pos (n,)`` and ``neg`` of shape ``(n,)`` when
-    ``n_neg == 1``, else ``(n, n_neg)``.
-    """
-    csr = sp.csr_matrix(train_csr)
-    if csr.nnz == 0:
-        raise ValueError("train_csr has no interactions to sample from.")
-    _check_sampleable(csr)
-    n_users, n_items = csr.shape
-    keys = positive_keys(csr)
-    pick = np.sort(rng.integers(0, csr.nnz, size=int(n_samples), dtype=np.int64))
-    pick = rng.permutation(pick)
-    users, pos = keys[pick] // n_items, keys[pick] % n_items
-    neg = _draw_negatives(keys, users, n_neg, n_items, rng)
-    return users, pos, (neg[:, 0] if n_neg == 1 else neg)
+# The negative sampler lives in handson.sampling (torch-free, shared with the evaluation
+# protocols); re-exported here so that ``training.sample_bpr`` and friends keep working.
+from .sampling import positive_keys, sample_bpr, sample_negatives  # noqa: E402
 
 
 # -- losses --------------------------------------------------------------------------------

@@ -38,41 +38,6 @@ def data():
     return train, test
 
 
-# -- samplers ------------------------------------------------------------------------------
-def test_sample_bpr_negatives_are_never_positives_and_pairs_are_real(data):
-    train, _ = data
-    csr = train.to_csr()
-    users, pos, neg = training.sample_bpr(csr, 50_000, np.random.default_rng(0))
-    assert users.shape == pos.shape == neg.shape == (50_000,)
-    assert np.asarray(csr[users, pos]).ravel().all()
-    assert not np.asarray(csr[users, neg]).ravel().any()
-
-
-def test_negatives_roughly_uniform_over_non_positives():
-    n_items = 50
-    csr = sp.csr_matrix((np.ones(10), (np.zeros(10, int), np.arange(10))), shape=(1, n_items))
-    neg = training.sample_negatives(csr, np.zeros(40_000, dtype=np.int64), 1, np.random.default_rng(0))
-    counts = np.bincount(neg.ravel(), minlength=n_items)
-    assert counts[:10].sum() == 0
-    expected = 40_000 / 40
-    assert np.abs(counts[10:] - expected).max() < 5 * np.sqrt(expected)
-
-
-def test_sample_negatives_shape_and_exclusion(data):
-    train, _ = data
-    csr = train.to_csr()
-    users = np.arange(train.n_users)
-    neg = training.sample_negatives(csr, users, 4, np.random.default_rng(0))
-    assert neg.shape == (train.n_users, 4)
-    assert not np.asarray(csr[np.repeat(users, 4), neg.ravel()]).ravel().any()
-
-
-def test_sampler_rejects_user_with_every_item():
-    csr = sp.csr_matrix(np.ones((2, 5), dtype=np.float32))
-    with pytest.raises(ValueError, match="all 5 items"):
-        training.sample_bpr(csr, 10, np.random.default_rng(0))
-
-
 # -- losses --------------------------------------------------------------------------------
 def test_bpr_loss_values():
     pos, neg = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0])

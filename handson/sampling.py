@@ -1,0 +1,109 @@
+"""Negative sampling: items a user has not interacted with, drawn uniformly, vectorised.
+
+One sampler serves training (BPR triples for :func:`handson.training.fit_loop`) and the
+sampled evaluation protocols (:func:`handson.protocols.sample_test_triples`). Every known
+pair ``(u, i)`` becomes the int64 key ``u * n_items + i``; the keys are sorted once, so
+whether a whole array of candidate pairs is known is one ``np.searchsorted``. Negatives are
+drawn by rejection: draw every negative at once, then redraw only the collisions with known
+pairs, round after round, until none is left. On sparse data (a user knows a small share of
+the catalog) almost every draw is accepted in the first round.
+
+NumPy and SciPy only (no torch), so the evaluation layer can use it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["positive_keys", "sample_negatives", "sample_bpr"]
+
+
+def positive_keys(train_csr: sp.csr_matrix) -> np.ndarray:
+    """Sorted int64 keys ``user * n_items + item`` of the non-zeros of ``train_csr``, shape (nnz,)."""
+    csr = sp.csr_matrix(train_csr)
+    n_users, n_items = csr.shape
+    rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(csr.indptr))
+    keys = rows * n_items + csr.indices.astype(np.int64)
+    if not csr.has_sorted_indices:
+        keys.sort()
+    return keys
+
+
+def _is_positive(keys: np.ndarray, users: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+    """Boolean array, same shape as ``items``: is (user, item) a known pair (one of ``keys``)?"""
+    query = users * n_items + items
+    pos = np.searchsorted(keys, query)
+    pos[pos == len(keys)] = 0
+    return keys[pos] == query if len(keys) else np.zeros(query.shape, dtype=bool)
+
+
+def _draw_negatives(keys: np.ndarray, users: np.ndarray, n_neg: int, n_items: int,
+                    rng: np.random.Generator, max_rounds: int | None = None) -> np.ndarray:
+    """Uniform negatives for each user, ``(len(users), n_neg)``, redrawing only collisions.
+
+    Row ``r`` holds the negatives of ``users[r]``. ``max_rounds`` caps the rounds of
+    rejection (None: until every draw is accepted, which ends once every user has a
+    negative, see :func:`_check_sampleable`); past it a RuntimeError is raised.
+    """
+    u = np.repeat(users.astype(np.int64), n_neg)
+    neg = rng.integers(0, n_items, size=len(u), dtype=np.int64)
+    todo = np.nonzero(_is_positive(keys, u, neg, n_items))[0]
+    rounds = 1
+    while todo.size:
+        if max_rounds is not None and rounds >= max_rounds:
+            raise RuntimeError(f"Could not draw negatives for {todo.size} pairs in {max_rounds} rounds; "
+                               "the users' histories cover almost the whole catalog.")
+        neg[todo] = rng.integers(0, n_items, size=todo.size, dtype=np.int64)
+        todo = todo[_is_positive(keys, u[todo], neg[todo], n_items)]
+        rounds += 1
+    return neg.reshape(len(users), n_neg)
+
+
+def _check_sampleable(train_csr: sp.csr_matrix, users: np.ndarray | None = None) -> None:
+    """Raise a ValueError when a user (of ``users``, default: any) knows every item: no
+    negative exists for them and rejection sampling would never end."""
+    n_users, n_items = train_csr.shape
+    degree = np.diff(train_csr.indptr)
+    full = np.nonzero(degree >= n_items)[0]
+    if users is not None:
+        full = np.intersect1d(full, users)
+    if full.size:
+        raise ValueError(f"User(s) {full[:5].tolist()} interacted with every item (all {n_items} items), "
+                         "so no negative item exists for them; drop them from the data first.")
+
+
+def sample_negatives(train_csr: sp.csr_matrix, users: np.ndarray, n_neg: int,
+                     rng: np.random.Generator, max_rounds: int | None = None) -> np.ndarray:
+    """``n_neg`` items per user drawn uniformly among the items the user has not interacted
+    with in ``train_csr`` (n_users, n_items): int64 array ``(len(users), n_neg)``.
+
+    ``max_rounds``: at most this many rounds of rejection, then a RuntimeError (None: no cap).
+    """
+    if n_neg < 1:
+        raise ValueError(f"n_neg must be at least 1, got {n_neg}.")
+    csr = sp.csr_matrix(train_csr)
+    users = np.asarray(users, dtype=np.int64)
+    _check_sampleable(csr, np.unique(users))
+    return _draw_negatives(positive_keys(csr), users, n_neg, csr.shape[1], rng, max_rounds)
+
+
+def sample_bpr(train_csr: sp.csr_matrix, n_samples: int, rng: np.random.Generator,
+               n_neg: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BPR training triples: ``n_samples`` (user, positive) pairs drawn uniformly from the
+    training pairs, each with negatives drawn uniformly among the user's non-positives.
+
+    Returns int64 arrays ``users (n,)``, ``pos (n,)`` and ``neg`` of shape ``(n,)`` when
+    ``n_neg == 1``, else ``(n, n_neg)``. Reference: Rendle et al., "BPR: Bayesian
+    Personalized Ranking from Implicit Feedback", UAI 2009 (uniform sampling of triples).
+    """
+    csr = sp.csr_matrix(train_csr)
+    if csr.nnz == 0:
+        raise ValueError("train_csr has no interactions to sample from.")
+    _check_sampleable(csr)
+    n_users, n_items = csr.shape
+    keys = positive_keys(csr)
+    pick = np.sort(rng.integers(0, csr.nnz, size=int(n_samples), dtype=np.int64))
+    pick = rng.permutation(pick)
+    users, pos = keys[pick] // n_items, keys[pick] % n_items
+    neg = _draw_negatives(keys, users, n_neg, n_items, rng)
+    return users, pos, (neg[:, 0] if n_neg == 1 else neg)
