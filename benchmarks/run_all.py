@@ -30,7 +30,7 @@ import torch
 from handson import datasets, features, split
 from handson import models as M
 from handson.evaluation import evaluate
-from handson.evaluation_extra import only_items
+from handson.protocols import only_items
 
 # label -> (model class name in handson.models, constructor arguments); the defaults throughout
 SPECS = {

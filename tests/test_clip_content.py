@@ -4,63 +4,10 @@ import pytest
 import torch
 
 from handson.datasets import Interactions
-from handson.evaluation_extra import pairwise_accuracy, sample_test_triples
 from handson.models.clip_content import CLIPContent, CLIPContentMLP, content_embeddings, mean_user_embeddings
+from handson.protocols import pairwise_accuracy
 
-from test_controls import clustered
-
-
-class Oracle:
-    """Scores = sign * test matrix: ranks every test positive first (or last)."""
-
-    def __init__(self, test, sign=1.0):
-        self.m, self.sign = test.to_csr().toarray(), sign
-
-    def score(self, users):
-        return self.sign * self.m[users]
-
-
-class Constant:
-    def __init__(self, n_items):
-        self.n_items = n_items
-
-    def score(self, users):
-        return np.zeros((len(users), self.n_items), dtype=np.float32)
-
-
-# -- pairwise accuracy --------------------------------------------------------------------
-def test_pairwise_accuracy_bounds_and_ties():
-    train, test, _ = clustered()
-    assert pairwise_accuracy(Oracle(test), test, train, n_neg=3) == 1.0
-    assert pairwise_accuracy(Oracle(test, -1.0), test, train, n_neg=3) == 0.0
-    assert pairwise_accuracy(Constant(test.n_items), test, train) == 0.5
-
-
-def test_triples_avoid_known_items_and_repeat_positives():
-    train, test, _ = clustered()
-    users, pos, neg = sample_test_triples(test, train, n_neg=4, seed=1)
-    assert len(users) == 4 * len(test)
-    np.testing.assert_array_equal(pos[::4], test.items)
-    known = (train.to_csr() + test.to_csr()).toarray() > 0
-    assert not known[users, neg].any()
-    again = sample_test_triples(test, train, n_neg=4, seed=1)[2]
-    np.testing.assert_array_equal(again, neg)
-
-
-def test_pairwise_accuracy_rejects_bad_input():
-    train, test, _ = clustered(n_users=20, n_items=30)
-    with pytest.raises(ValueError, match="n_neg"):
-        pairwise_accuracy(Oracle(test), test, train, n_neg=0)
-    with pytest.raises(ValueError, match="no interactions"):
-        pairwise_accuracy(Oracle(test), test.subset(np.zeros(len(test), bool)), train)
-    other = Interactions(train.users, train.items, train.n_users, train.n_items + 1)
-    with pytest.raises(ValueError, match="different catalogs"):
-        pairwise_accuracy(Oracle(test), test, other)
-    full = Interactions(np.zeros(30, int), np.arange(30), 20, 30)
-    with pytest.raises(ValueError, match="every item"):
-        pairwise_accuracy(Oracle(full), full.subset(np.arange(2)), full)
-    with pytest.raises(ValueError, match="shape"):
-        pairwise_accuracy(Constant(5), test, train)
+from test_protocols import clustered
 
 
 # -- content embeddings --------------------------------------------------------------------

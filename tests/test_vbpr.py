@@ -6,13 +6,13 @@ import torch
 
 from handson import toyshop
 from handson.evaluation import evaluate
-from handson.evaluation_extra import only_items
+from handson.protocols import only_items
 from handson.models.bpr import BPR
 from handson.models.popularity import Random
 from handson.models.vbpr import VBPR, prepare_features
 from handson.split import cold_item_split, random_split
 
-from test_controls import clustered
+from test_protocols import clustered
 
 EPOCHS = 15
 
