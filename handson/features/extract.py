@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .cache import FeatureStore, cache_key
 from .core import MISSING_POLICIES, Features, apply_missing, warn_missing
 
-__all__ = ["STATUS", "resolve_items", "ChunkedRun", "run_cached", "make_report", "compute_dtype"]
+__all__ = ["STATUS", "resolve_items", "ChunkedRun", "run_cached", "make_report", "compute_dtype",
+           "check_batching", "encoding"]
 
 #: per-item outcome codes, stored with each chunk so that a resumed run reports correctly
 STATUS = {0: "ok", 1: "missing_path", 2: "missing_file", 3: "unreadable", 4: "empty"}
@@ -41,6 +43,35 @@ def resolve_items(data: Any, column: str) -> tuple[list[Any], list[Any], str]:
     if column == "image":
         values = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in values]
     return list(range(len(values))), values, "list"
+
+
+def check_batching(batch_size: int, chunk_batches: int) -> None:
+    """Reject a batch size or a chunk length (batches per saved chunk) below 1."""
+    if batch_size < 1 or chunk_batches < 1:
+        raise ValueError(f"batch_size and chunk_batches must be >= 1, got {batch_size} and {chunk_batches}.")
+
+
+@contextmanager
+def encoding(run: "ChunkedRun", total: int, desc: str, unit: str, device: str, dtype: str,
+             progress: bool = True) -> Iterator[Any]:
+    """The frame of an encoder's batch loop; yields the tqdm progress bar (``total`` items).
+
+    Inside: ``torch.inference_mode`` and, on CUDA, autocast to ``dtype`` (see
+    :func:`compute_dtype`). On the way out, normal or not, the bar closes and ``run`` saves
+    what it holds, so that an interrupted extraction resumes from there.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    autocast = torch.autocast("cuda", dtype=getattr(torch, dtype), enabled=device.startswith("cuda"))
+    bar = tqdm(total=total, desc=desc, unit=unit, disable=not progress or not total)
+    try:
+        with torch.inference_mode(), autocast:
+            yield bar
+    finally:
+        bar.close()
+        if total:
+            run.flush()
 
 
 def compute_dtype(device: str) -> str:

@@ -8,6 +8,7 @@ unreadable file never stops the run: the item is counted in ``report``, marked F
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from .cache import fingerprint_images
 from .core import Features
-from .extract import ChunkedRun, compute_dtype, make_report, resolve_items, run_cached
+from .extract import ChunkedRun, check_batching, compute_dtype, encoding, make_report, resolve_items, run_cached
 from .image_encoders import ImageEncoder, Preprocess, image_encoder
 
 __all__ = ["image_features", "load_rgb", "ImageFiles"]
@@ -124,59 +125,76 @@ def image_features(data: Any, model: str | ImageEncoder = "efficientnet-lite0", 
     """
     from ..utils import get_device
 
-    if batch_size < 1 or chunk_batches < 1:
-        raise ValueError(f"batch_size and chunk_batches must be >= 1, got {batch_size} and {chunk_batches}.")
+    check_batching(batch_size, chunk_batches)
     ids, paths, source = resolve_items(data, "image")
     enc = image_encoder(model, weights=weights, layer=layer, image_size=image_size)
     device = get_device(device)
     dtype = compute_dtype(device)
     identity = {**enc.identity(), "dtype": dtype}
-
-    def compute(store: Any, key: str) -> Features:
-        import torch
-        from tqdm.auto import tqdm
-
-        status = np.zeros(len(paths), dtype=np.int8)
-        status[[p is None for p in paths]] = 1
-        status[[p is not None and not os.path.isfile(p) for p in paths]] = 2
-        run = ChunkedRun(store, key, len(paths), chunk_batches)
-        todo = np.flatnonzero((status == 0) & ~run.done_mask())
-        enc.load()
-        module = enc.module.to(device)
-        pre = enc.preprocess
-        mean = torch.tensor(pre.mean, device=device).view(1, 3, 1, 1) * 255
-        std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1) * 255
-        workers = default_workers(device) if num_workers is None else num_workers
-        loader = torch.utils.data.DataLoader(
-            ImageFiles(paths, todo, pre), batch_size=batch_size, shuffle=False, num_workers=workers,
-            collate_fn=_collate, pin_memory=device.startswith("cuda"))
-        autocast = torch.autocast("cuda", dtype=getattr(torch, dtype), enabled=device.startswith("cuda"))
-        d = None
-        bar = tqdm(total=len(todo), desc=f"images · {enc.name}", unit="img", disable=not progress or not len(todo))
-        try:
-            with torch.inference_mode(), autocast:
-                for index, x, st, mode in loader:
-                    rows = np.zeros((len(index), d or 0), dtype=np.float32)
-                    if x is not None:
-                        x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float().sub_(mean).div_(std)
-                        out = module(x.contiguous()).float().cpu().numpy()
-                        d = out.shape[1]
-                        rows = np.zeros((len(index), d), dtype=np.float32)
-                        rows[st == 0] = out
-                    run.add(index, rows, st, mode)
-                    bar.update(len(index))
-        finally:
-            bar.close()
-            if len(todo):
-                run.flush()
-        values, status, mode = run.result(d, status)
-        if not (status == 0).any():
-            raise ValueError(f"No item has a usable image ({make_report(status)}); check the paths "
-                             "(for a Dataset: is its root folder right? see dataset.image_paths[:3]).")
-        report = make_report(status, mode, ids, resumed=run.resumed)
-        manifest = {"device": device, "batch_size": batch_size, "num_workers": workers,
-                    "preprocessing": pre.describe(), "torch": torch.__version__}
-        return Features(values, status == 0, report, manifest)
-
+    compute = partial(_compute, ids=ids, paths=paths, enc=enc, device=device, dtype=dtype,
+                      batch_size=batch_size, num_workers=num_workers, chunk_batches=chunk_batches,
+                      progress=progress)
     return run_cached("image", ids, fingerprint_images(ids, paths), identity, compute, missing, cache,
                       source, "image")
+
+
+def _path_status(paths: list[str | None]) -> np.ndarray:
+    """Per-item status codes (int8, ``(n_items,)``) before decoding: 0 a file to read,
+    1 no path, 2 a path to no file (see :data:`handson.features.extract.STATUS`)."""
+    status = np.zeros(len(paths), dtype=np.int8)
+    status[[p is None for p in paths]] = 1
+    status[[p is not None and not os.path.isfile(p) for p in paths]] = 2
+    return status
+
+
+def _compute(store: Any, key: str, *, ids: list[Any], paths: list[str | None], enc: ImageEncoder,
+             device: str, dtype: str, batch_size: int, num_workers: int | None, chunk_batches: int,
+             progress: bool) -> Features:
+    """The uncached path of :func:`image_features`: decode and encode the images not saved
+    yet, then the values, mask, report and manifest of every item."""
+    import torch
+
+    status = _path_status(paths)
+    run = ChunkedRun(store, key, len(paths), chunk_batches)
+    todo = np.flatnonzero((status == 0) & ~run.done_mask())
+    enc.load()
+    module = enc.module.to(device)
+    workers = default_workers(device) if num_workers is None else num_workers
+    loader = torch.utils.data.DataLoader(
+        ImageFiles(paths, todo, enc.preprocess), batch_size=batch_size, shuffle=False, num_workers=workers,
+        collate_fn=_collate, pin_memory=device.startswith("cuda"))
+    with encoding(run, len(todo), f"images · {enc.name}", "img", device, dtype, progress) as bar:
+        d = _encode(module, enc.preprocess, loader, run, bar, device)
+    values, status, mode = run.result(d, status)
+    if not (status == 0).any():
+        raise ValueError(f"No item has a usable image ({make_report(status)}); check the paths "
+                         "(for a Dataset: is its root folder right? see dataset.image_paths[:3]).")
+    report = make_report(status, mode, ids, resumed=run.resumed)
+    manifest = {"device": device, "batch_size": batch_size, "num_workers": workers,
+                "preprocessing": enc.preprocess.describe(), "torch": torch.__version__}
+    return Features(values, status == 0, report, manifest)
+
+
+def _encode(module: Any, pre: Preprocess, loader: Any, run: ChunkedRun, bar: Any, device: str) -> int | None:
+    """Run ``module`` over the batches of ``loader`` (uint8 NHWC images), normalised by
+    ``pre``'s mean and std, into ``run``; returns the feature width (None: no usable image).
+
+    Unreadable images of a batch get zero rows (their status says so); a batch without any
+    readable image gets rows of width 0 until the width is known.
+    """
+    import torch
+
+    mean = torch.tensor(pre.mean, device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1) * 255
+    d = None
+    for index, x, st, mode in loader:
+        rows = np.zeros((len(index), d or 0), dtype=np.float32)
+        if x is not None:
+            x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float().sub_(mean).div_(std)
+            out = module(x.contiguous()).float().cpu().numpy()
+            d = out.shape[1]
+            rows = np.zeros((len(index), d), dtype=np.float32)
+            rows[st == 0] = out
+        run.add(index, rows, st, mode)
+        bar.update(len(index))
+    return d
