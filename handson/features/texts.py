@@ -14,7 +14,7 @@ import numpy as np
 
 from .cache import fingerprint_texts
 from .core import Features
-from .extract import ChunkedRun, compute_dtype, make_report, resolve_items, run_cached
+from .extract import ChunkedRun, check_batching, compute_dtype, encoding, make_report, resolve_items, run_cached
 from .text_encoders import TextEncoder, text_encoder
 
 __all__ = ["text_features", "clean_texts"]
@@ -49,8 +49,7 @@ def text_features(data: Any, model: str | TextEncoder = "all-MiniLM-L6-v2", batc
     """
     from ..utils import get_device
 
-    if batch_size < 1 or chunk_batches < 1:
-        raise ValueError(f"batch_size and chunk_batches must be >= 1, got {batch_size} and {chunk_batches}.")
+    check_batching(batch_size, chunk_batches)
     ids, raw, source = resolve_items(data, "text")
     texts, usable, converted = clean_texts(raw)
     enc = text_encoder(model, max_length=max_length)
@@ -60,7 +59,6 @@ def text_features(data: Any, model: str | TextEncoder = "all-MiniLM-L6-v2", batc
 
     def compute(store: Any, key: str) -> Features:
         import torch
-        from tqdm.auto import tqdm
 
         enc.load(device)
         status = np.where(usable, 0, 4).astype(np.int8)
@@ -71,19 +69,12 @@ def text_features(data: Any, model: str | TextEncoder = "all-MiniLM-L6-v2", batc
             counts[usable] = enc.token_counts([texts[i] for i in np.flatnonzero(usable)])
         limit = enc.limit
         order = todo[np.argsort(-counts[todo], kind="stable")]  # longest first, little padding
-        autocast = torch.autocast("cuda", dtype=getattr(torch, dtype), enabled=device.startswith("cuda"))
-        bar = tqdm(total=len(order), desc=f"texts · {enc.name}", unit="text", disable=not progress or not len(order))
-        try:
-            with torch.inference_mode(), autocast:
-                for start in range(0, len(order), batch_size):
-                    index = order[start:start + batch_size]
-                    out = enc.encode([texts[i] for i in index], device).float().cpu().numpy()
-                    run.add(index, out, np.zeros(len(index), np.int8), [""] * len(index))
-                    bar.update(len(index))
-        finally:
-            bar.close()
-            if len(order):
-                run.flush()
+        with encoding(run, len(order), f"texts · {enc.name}", "text", device, dtype, progress) as bar:
+            for start in range(0, len(order), batch_size):
+                index = order[start:start + batch_size]
+                out = enc.encode([texts[i] for i in index], device).float().cpu().numpy()
+                run.add(index, out, np.zeros(len(index), np.int8), [""] * len(index))
+                bar.update(len(index))
         values, status, _ = run.result(None, status)
         if not (status == 0).any():
             raise ValueError(f"No item has a usable text: all {len(texts)} are empty, None or NaN.")
