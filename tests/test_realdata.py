@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from handson import amazon, amazon2023, datasets, movielens
-from handson.download import DownloadError
-from handson.realdata import LayoutError
+from handson import datasets
+from handson.datasets import amazon, amazon2023, movielens
+from handson.datasets.download import DownloadError
+from handson.datasets.files import LayoutError
 from local_http import Handler, serve
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Interactions", "Dataset", "from_frames", "load", "available"]
+__all__ = ["Interactions", "Dataset", "from_frames", "check_same_catalog"]
 
 
 @dataclass
@@ -388,43 +388,3 @@ def from_frames(interactions: pd.DataFrame, items: pd.DataFrame | None = None, *
         timestamps=None if timestamp_col is None else df[timestamp_col].to_numpy(np.int64),
     )
     return Dataset(name, inter, table, user_ids, info, Path(root) if root is not None else None)
-
-
-# -- loading by name -------------------------------------------------------------------
-def _load_toyshop(root: str | Path | None = None, **kwargs: Any) -> Dataset:
-    from . import toyshop
-    return toyshop.load(root=root, **kwargs)
-
-
-LOADERS: dict[str, Callable[..., Dataset]] = {"toyshop": _load_toyshop}
-
-
-def _real(module: str, func: str, **fixed: Any) -> Callable[..., Dataset]:
-    """A loader that imports ``handson.<module>`` only when called (see datasets/README.md)."""
-    def loader(root: str | Path | None = None, **kwargs: Any) -> Dataset:
-        import importlib
-        return getattr(importlib.import_module(f"handson.{module}"), func)(root=root, **fixed, **kwargs)
-    loader.__doc__ = f"handson.{module}.{func}({', '.join(f'{k}={v!r}' for k, v in fixed.items())})"
-    return loader
-
-
-LOADERS.update({f"amazon-{c}": _real("amazon", "load_summer_school", category=c)
-                for c in ("office", "music", "baby", "toys", "beauty")})
-LOADERS.update({"amazon2023": _real("amazon2023", "load_amazon2023"),
-                "movielens-100k": _real("movielens", "load_movielens", variant="100k"),
-                "movielens-latest-small": _real("movielens", "load_movielens", variant="latest-small")})
-
-
-def available() -> list[str]:
-    """Names accepted by :func:`load`."""
-    return sorted(LOADERS)
-
-
-def load(name: str, root: str | Path | None = None, **kwargs: Any) -> Dataset:
-    """Load a data set by name (see :func:`available`); ``root`` points at a local copy."""
-    key = name.split(":", 1)[0].lower()
-    if key not in LOADERS:
-        raise ValueError(f"Unknown data set {name!r}; available: {available()}.")
-    if ":" in name:
-        kwargs.setdefault("subset", name.split(":", 1)[1])
-    return LOADERS[key](root=root, **kwargs)
