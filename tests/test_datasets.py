@@ -1,8 +1,12 @@
-"""The data contract: Interactions, Dataset, from_frames and their error messages."""
+"""The data contract: Interactions, Dataset, from_frames and their error messages; load by name."""
+import importlib
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from handson import datasets
 from handson.datasets import Dataset, Interactions, from_frames, load
 
 
@@ -116,3 +120,15 @@ def test_dataset_rejects_mismatched_sizes():
     inter = Interactions([0], [0], 1, 2)
     with pytest.raises(ValueError, match="Index sizes disagree"):
         Dataset("x", inter, pd.DataFrame({"item_id": [1]}), np.array(["u"]))
+
+
+@pytest.mark.parametrize("old, new, name", [
+    ("toyshop", "toyshop", "load"), ("movielens", "movielens", "load_movielens"),
+    ("amazon", "amazon", "load_summer_school"), ("amazon2023", "amazon2023", "download_images"),
+    ("realdata", "files", "find_layout"), ("download", "download", "extract_zip"),
+])
+def test_old_module_paths_still_work_and_warn(old, new, name, monkeypatch):
+    monkeypatch.delitem(sys.modules, f"handson.{old}", raising=False)
+    with pytest.warns(DeprecationWarning, match=f"handson.{old} moved to handson.datasets.{new}"):
+        shim = importlib.import_module(f"handson.{old}")
+    assert getattr(shim, name) is getattr(getattr(datasets, new), name)

@@ -1,4 +1,4 @@
-"""handson.download against a local HTTP server: good files, truncation, HTML, 404, offline."""
+"""handson.datasets.download against a local HTTP server: good files, truncation, HTML, 404, offline."""
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from handson import download as dl
-from handson.download import DownloadError
+from handson.datasets import download as dl
+from handson.datasets.download import DownloadError
 from local_http import Handler, serve
 
 PAYLOAD = bytes(range(256)) * 400  # 100 kB

@@ -154,7 +154,7 @@ def test_hf_vision_and_mean_pooling_text_from_tiny_local_models(pictures, tmp_pa
 
 
 def test_by_name_without_network_fails_fast_and_names_offline_encoders(tmp_path, monkeypatch):
-    from handson.download import is_reachable
+    from handson.datasets.download import is_reachable
     if is_reachable("download.pytorch.org", timeout=2) or is_reachable("huggingface.co", timeout=2):
         pytest.skip("network available: this test is about the offline failure")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))

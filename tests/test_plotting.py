@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from handson import plotting, toyshop  # noqa: E402
+from handson import plotting  # noqa: E402
+from handson.datasets import toyshop  # noqa: E402
 from handson.datasets import Interactions  # noqa: E402
 
 

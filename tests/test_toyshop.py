@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from handson import datasets, toyshop
+from handson import datasets
+from handson.datasets import toyshop, toyshop_images
 
 SMALL = dict(n_users=150, n_items=80, n_interactions=1500)
 
@@ -207,7 +208,7 @@ def test_load_reuses_cache_quickly(tmp_path, monkeypatch):
 
 def test_crash_leaves_nothing_partial(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = toyshop._draw
+    real = toyshop_images._draw
 
     def flaky(*args):
         calls["n"] += 1
@@ -215,11 +216,11 @@ def test_crash_leaves_nothing_partial(tmp_path, monkeypatch):
             raise RuntimeError("simulated crash")
         return real(*args)
 
-    monkeypatch.setattr(toyshop, "_draw", flaky)
+    monkeypatch.setattr(toyshop_images, "_draw", flaky)
     with pytest.raises(RuntimeError, match="simulated"):
         toyshop.load(tmp_path / "shop", **SMALL)
     assert list(tmp_path.iterdir()) == []
-    monkeypatch.setattr(toyshop, "_draw", real)
+    monkeypatch.setattr(toyshop_images, "_draw", real)
     d = toyshop.load(tmp_path / "shop", **SMALL)
     assert d.n_interactions == SMALL["n_interactions"] and [p.name for p in tmp_path.iterdir()] == ["shop"]
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from handson import toyshop
+from handson.datasets import toyshop
 from handson.evaluation import evaluate
 from handson.protocols import only_items
 from handson.models.bpr import BPR

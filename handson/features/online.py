@@ -65,7 +65,7 @@ def require_hf(name: str) -> None:
     if _hf_offline():
         raise EncoderUnavailableError(f"{name!r} is not in the Hugging Face cache and HF_HUB_OFFLINE=1 "
                                       f"forbids downloading it. {_offline_hint(name)}")
-    from ..download import is_reachable
+    from ..datasets.download import is_reachable
     if not is_reachable(HF_HOST):
         raise EncoderUnavailableError(f"Cannot reach {HF_HOST} to download {name!r} (offline?). "
                                       f"{_offline_hint(name)}")
@@ -75,7 +75,7 @@ def require_url(url: str, target: Path, name: str) -> None:
     """Raise fast when ``target`` (where ``url`` would be saved) is absent and its host is down."""
     if target.is_file():
         return
-    from ..download import is_reachable
+    from ..datasets.download import is_reachable
     if not is_reachable(url):
         raise EncoderUnavailableError(f"The {name!r} weights are not in {target.parent} and "
                                       f"{url.split('/')[2]} cannot be reached (offline?). "

@@ -10,13 +10,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Interactions", "Dataset", "from_frames", "load", "available"]
+__all__ = ["Interactions", "Dataset", "from_frames", "check_same_catalog"]
 
 
 @dataclass
@@ -330,6 +330,26 @@ def from_frames(interactions: pd.DataFrame, items: pd.DataFrame | None = None, *
     timestamp when present) and counted in ``info["duplicates_collapsed"]`` with a warning.
     """
     item_id_col = item_id_col or item_col
+    info = dict(info or {})
+    df = _interaction_rows(interactions, user_col, item_col, rating_col, timestamp_col, info)
+    if items is None:
+        items = pd.DataFrame({item_id_col: np.sort(df[item_col].unique())})
+    catalog, item_idx = _catalog(items, item_id_col, df[item_col].to_numpy())
+    user_ids = np.sort(df[user_col].unique())
+    user_idx = pd.Index(user_ids).get_indexer(df[user_col].to_numpy())
+    table = _item_table(items, item_id_col, text_col, image_col)
+    inter = Interactions(
+        user_idx, item_idx, len(user_ids), len(catalog),
+        ratings=None if rating_col is None else df[rating_col].to_numpy(np.float32),
+        timestamps=None if timestamp_col is None else df[timestamp_col].to_numpy(np.int64),
+    )
+    return Dataset(name, inter, table, user_ids, info, Path(root) if root is not None else None)
+
+
+def _interaction_rows(interactions: pd.DataFrame, user_col: str, item_col: str,
+                      rating_col: str | None, timestamp_col: str | None, info: dict) -> pd.DataFrame:
+    """The named columns, checked, with each repeated (user, item) pair reduced to its latest
+    row (counted in ``info["duplicates_collapsed"]``, with a warning to from_frames' caller)."""
     wanted = [c for c in (user_col, item_col, rating_col, timestamp_col) if c is not None]
     missing = [c for c in wanted if c not in interactions.columns]
     if missing:
@@ -342,18 +362,20 @@ def from_frames(interactions: pd.DataFrame, items: pd.DataFrame | None = None, *
         raise ValueError(f"{int(nan_rows.sum())} interaction rows have a missing user or item id "
                          f"(first at row {df.index[nan_rows][0]!r}); drop them with "
                          f"df.dropna(subset=[{user_col!r}, {item_col!r}]) first.")
-    info = dict(info or {})
     sort_cols = [user_col, item_col] + ([timestamp_col] if timestamp_col else [])
     df = df.sort_values(sort_cols, kind="stable")
     dup = df.duplicated([user_col, item_col], keep="last")
     info["duplicates_collapsed"] = int(dup.sum())
     if dup.any():
         warnings.warn(f"{int(dup.sum())} duplicate (user, item) interactions collapsed to the latest one.",
-                      stacklevel=2)
+                      stacklevel=3)
         df = df[~dup]
+    return df
 
-    if items is None:
-        items = pd.DataFrame({item_id_col: np.sort(df[item_col].unique())})
+
+def _catalog(items: pd.DataFrame, item_id_col: str, raw_items: np.ndarray) -> tuple[pd.Index, np.ndarray]:
+    """The item index (the items frame's row order) and the positions of ``raw_items`` in it;
+    an id column that is missing, incomplete or repeated, or an unknown item, raises."""
     if item_id_col not in items.columns:
         raise ValueError(f"items frame lacks the id column {item_id_col!r}; it has {list(items.columns)}. "
                          "Pass item_id_col=.")
@@ -364,15 +386,18 @@ def from_frames(interactions: pd.DataFrame, items: pd.DataFrame | None = None, *
         raise ValueError(f"items frame repeats item ids {dups}; keep one row per item "
                          f"(items.drop_duplicates({item_id_col!r})).")
     catalog = pd.Index(items[item_id_col].to_numpy())
-    item_idx = catalog.get_indexer(df[item_col].to_numpy())
+    item_idx = catalog.get_indexer(raw_items)
     if (item_idx < 0).any():
-        absent = pd.unique(df[item_col].to_numpy()[item_idx < 0])
+        absent = pd.unique(raw_items[item_idx < 0])
         raise ValueError(f"{len(absent)} item id(s) in the interactions are missing from the items "
                          f"table, e.g. {absent[:5].tolist()}. Add them to the items frame or drop "
                          "their interactions.")
-    user_ids = np.sort(df[user_col].unique())
-    user_idx = pd.Index(user_ids).get_indexer(df[user_col].to_numpy())
+    return catalog, item_idx
 
+
+def _item_table(items: pd.DataFrame, item_id_col: str, text_col: str | None,
+                image_col: str | None) -> pd.DataFrame:
+    """The items frame with the standard columns item_id, text and image (empty ones None)."""
     table = items.rename(columns={item_id_col: "item_id"}).reset_index(drop=True).copy()
     for std, col in (("text", text_col), ("image", image_col)):
         if col is not None and col in table.columns and col != std:
@@ -381,50 +406,4 @@ def from_frames(interactions: pd.DataFrame, items: pd.DataFrame | None = None, *
             table[std] = None
     table["text"] = [t if isinstance(t, str) and t.strip() else None for t in table["text"]]
     table["image"] = [p if isinstance(p, (str, Path)) and str(p) else None for p in table["image"]]
-
-    inter = Interactions(
-        user_idx, item_idx, len(user_ids), len(catalog),
-        ratings=None if rating_col is None else df[rating_col].to_numpy(np.float32),
-        timestamps=None if timestamp_col is None else df[timestamp_col].to_numpy(np.int64),
-    )
-    return Dataset(name, inter, table, user_ids, info, Path(root) if root is not None else None)
-
-
-# -- loading by name -------------------------------------------------------------------
-def _load_toyshop(root: str | Path | None = None, **kwargs: Any) -> Dataset:
-    from . import toyshop
-    return toyshop.load(root=root, **kwargs)
-
-
-LOADERS: dict[str, Callable[..., Dataset]] = {"toyshop": _load_toyshop}
-
-
-def _real(module: str, func: str, **fixed: Any) -> Callable[..., Dataset]:
-    """A loader that imports ``handson.<module>`` only when called (see datasets/README.md)."""
-    def loader(root: str | Path | None = None, **kwargs: Any) -> Dataset:
-        import importlib
-        return getattr(importlib.import_module(f"handson.{module}"), func)(root=root, **fixed, **kwargs)
-    loader.__doc__ = f"handson.{module}.{func}({', '.join(f'{k}={v!r}' for k, v in fixed.items())})"
-    return loader
-
-
-LOADERS.update({f"amazon-{c}": _real("amazon", "load_summer_school", category=c)
-                for c in ("office", "music", "baby", "toys", "beauty")})
-LOADERS.update({"amazon2023": _real("amazon2023", "load_amazon2023"),
-                "movielens-100k": _real("movielens", "load_movielens", variant="100k"),
-                "movielens-latest-small": _real("movielens", "load_movielens", variant="latest-small")})
-
-
-def available() -> list[str]:
-    """Names accepted by :func:`load`."""
-    return sorted(LOADERS)
-
-
-def load(name: str, root: str | Path | None = None, **kwargs: Any) -> Dataset:
-    """Load a data set by name (see :func:`available`); ``root`` points at a local copy."""
-    key = name.split(":", 1)[0].lower()
-    if key not in LOADERS:
-        raise ValueError(f"Unknown data set {name!r}; available: {available()}.")
-    if ":" in name:
-        kwargs.setdefault("subset", name.split(":", 1)[1])
-    return LOADERS[key](root=root, **kwargs)
+    return table
