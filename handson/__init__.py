@@ -1,9 +1,18 @@
 """handson: multimodal deep learning for recommendation, hands on.
 
 Submodules are imported on first use, so ``import handson`` stays light and works without
-torch: ``handson.datasets``, ``handson.toyshop``, ``handson.split``, ``handson.metrics``,
-``handson.evaluation``, ``handson.models``, ``handson.training``, ``handson.features``,
-``handson.plotting``, ``handson.download``, ``handson.utils``.
+torch. From the bottom layer up (a module imports only from layers below it):
+
+- ``handson.utils``: seeding, device, cache folder, Colab detection, ``doctor()``;
+- ``handson.datasets``: ``Interactions``, ``Dataset``, ``from_frames``, ``load`` and one
+  module per source (toyshop, movielens, amazon, amazon2023), file helpers and downloads;
+- ``handson.split``, ``handson.metrics`` (top-k, masking, hits, metrics),
+  ``handson.sampling`` (the negative sampler);
+- ``handson.evaluation`` (full-ranking evaluation, ``compare``), ``handson.protocols``
+  (pairwise accuracy, sampled triples, control baselines);
+- ``handson.features`` (image, text and CLIP encoders, cached extraction),
+  ``handson.training`` (the training loop), ``handson.models`` (every recommender, losses);
+- ``handson.plotting``.
 """
 from __future__ import annotations
 
@@ -11,8 +20,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"datasets", "toyshop", "split", "metrics", "evaluation", "models", "training",
-               "features", "plotting", "download", "utils"}
+_SUBMODULES = {"utils", "datasets", "split", "metrics", "sampling", "evaluation", "protocols",
+               "features", "training", "models", "plotting"}
 
 
 def __getattr__(name: str):

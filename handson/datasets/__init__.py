@@ -8,8 +8,9 @@ with contiguous integer indices. :func:`load` reads a data set by name (see
 
 What is where:
 
-- ``core``: :class:`Interactions`, :class:`Dataset`, :func:`from_frames`,
+- ``core``: :class:`Interactions`, :class:`Dataset`,
   :func:`check_same_catalog` (the contract; imports nothing from the sources);
+- ``frames``: :func:`from_frames`, how any external data set enters (every loader ends there);
 - ``toyshop`` (+ ``toyshop_images``): the procedural offline shop and its pictures;
 - ``movielens``: MovieLens 100K and latest-small (GroupLens);
 - ``amazon``: the Amazon categories of the RecSys 2024 summer school (Ducho + Elliot);
@@ -27,7 +28,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import amazon, amazon2023, movielens, toyshop
-from .core import Dataset, Interactions, check_same_catalog, from_frames
+from .core import Dataset, Interactions, check_same_catalog
+from .frames import from_frames
 
 __all__ = ["Interactions", "Dataset", "from_frames", "check_same_catalog", "load", "available",
            "LOADERS"]

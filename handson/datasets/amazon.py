@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import Dataset, from_frames
+from .core import Dataset
+from .frames import from_frames
 from .download import data_dir, extract_zip, gdown_file
 from .files import LayoutError, find_layout, image_column, join_text, read_table, require_columns
 

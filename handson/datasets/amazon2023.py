@@ -27,7 +27,8 @@ from typing import IO, Iterator
 import numpy as np
 import pandas as pd
 
-from .core import Dataset, from_frames
+from .core import Dataset
+from .frames import from_frames
 from .download import DownloadError, data_dir, download, hf_file, is_reachable
 from .files import LayoutError, find_layout
 

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import Dataset, from_frames
+from .core import Dataset
+from .frames import from_frames
 from .download import data_dir, download as fetch, extract_zip
 from .files import LayoutError, find_layout, image_column, join_text, read_table, require_columns
 

@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 
 from ..utils import cache_dir
-from .core import Dataset, from_frames
+from .core import Dataset
+from .frames import from_frames
 from .toyshop_images import COLOURS, IMAGE_SIZE, write_images  # noqa: F401 - IMAGE_SIZE re-exported
 
 __all__ = ["generate", "load", "GENERATOR_VERSION", "PRESETS", "CATEGORIES", "COLOURS",
