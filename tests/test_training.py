@@ -73,23 +73,6 @@ def test_sampler_rejects_user_with_every_item():
         training.sample_bpr(csr, 10, np.random.default_rng(0))
 
 
-# -- losses --------------------------------------------------------------------------------
-def test_bpr_loss_values():
-    pos, neg = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0])
-    expected = -np.mean(np.log(1 / (1 + np.exp(-np.array([2.0, 0.0])))))
-    assert training.bpr_loss(pos, neg).item() == pytest.approx(expected, rel=1e-6)
-    # several negatives per positive broadcast against their positive
-    many = training.bpr_loss(pos, torch.zeros(2, 3))
-    assert many.item() == pytest.approx(expected, rel=1e-6)
-
-
-def test_bce_loss_values():
-    pos, neg = torch.tensor([3.0]), torch.tensor([[-1.0, 2.0]])
-    sp_ = lambda x: np.log1p(np.exp(x))  # noqa: E731
-    expected = sp_(-3.0) + sp_(-1.0) + sp_(2.0)
-    assert training.bce_loss(pos, neg).item() == pytest.approx(expected, rel=1e-6)
-
-
 # -- the loop ------------------------------------------------------------------------------
 def test_bpr_learns_and_records_history(data):
     train, test = data

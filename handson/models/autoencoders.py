@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
+from .losses import multinomial_nll
 from .torch_base import TorchRecommender
 
 __all__ = ["DAE", "MultVAE", "AEModule"]
@@ -84,8 +85,7 @@ class DAE(TorchRecommender):
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         rows = batch["rows"]
         logits, kl = self.module_(rows)
-        nll = -(F.log_softmax(logits.float(), dim=1) * rows).sum(dim=1)
-        return (nll + self._beta * kl).mean()
+        return (multinomial_nll(logits, rows) + self._beta * kl).mean()
 
     def _score_batch(self, users: torch.Tensor) -> torch.Tensor:
         return self.module_(self._rows(users.cpu().numpy()))[0]

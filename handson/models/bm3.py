@@ -11,7 +11,7 @@ self-supervised alignments: **user-item** (a user's view against the view of an 
 interacted with) and **ID-modality** (an item's ID view against each of its projected
 modality features). ``ssl="bootstrap"`` uses BM3's negative-free objective: a shared linear
 predictor on the online side, cosine loss to a stop-gradient dropout target
-(:func:`~handson.models.contrastive.bootstrap_loss`), and the intra-modality term (features
+(:func:`~handson.models.losses.bootstrap_loss`), and the intra-modality term (features
 against their own dropout view).
 
 **Simplified or changed.** The model is trained with BPR (BM3 trains with the
@@ -34,10 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
-from .contrastive import bootstrap_loss, info_nce
-from .freedom import prune_edges
-from .graph import normalized_adjacency, propagate
+from .graph import normalized_adjacency, propagate, prune_edges
+from .losses import bootstrap_loss, bpr_loss, info_nce
 from .modality import check_modalities, standardize
 from .torch_base import TorchRecommender
 

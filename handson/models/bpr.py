@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
+from .losses import bpr_loss
 from .torch_base import TorchRecommender
 
 __all__ = ["BPR", "MFModule"]

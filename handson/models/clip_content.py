@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
 from .base import Recommender
+from .losses import bpr_loss
 from .torch_base import TorchRecommender
 
 __all__ = ["CLIPContent", "CLIPContentMLP", "content_embeddings", "mean_user_embeddings"]

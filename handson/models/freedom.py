@@ -26,34 +26,17 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
-from .graph import normalized_adjacency, propagate, sparse_mm, to_torch_sparse
+from .graph import normalized_adjacency, propagate, prune_edges, sparse_mm, to_torch_sparse
 from .item_graph import modality_graph
+from .losses import bpr_loss
 from .modality import check_modalities, standardize
 from .torch_base import TorchRecommender
 
-__all__ = ["FREEDOM", "FREEDOMModule", "prune_edges"]
-
-
-def prune_edges(train_csr: sp.csr_matrix, dropout: float, rng: np.random.Generator) -> sp.csr_matrix:
-    """FREEDOM's degree-sensitive pruning: keep ``1 - dropout`` of the edges of ``train_csr``
-    ``(n_users, n_items)``, drawn without replacement with weights ``1/sqrt(d_u d_i)``."""
-    r = sp.csr_matrix(train_csr)
-    if dropout <= 0:
-        return r
-    users = np.repeat(np.arange(r.shape[0]), np.diff(r.indptr))
-    items = r.indices
-    d_u, d_i = np.diff(r.indptr), np.bincount(items, minlength=r.shape[1])
-    w = 1.0 / np.sqrt(d_u[users] * d_i[items])
-    keep = max(1, int(round(r.nnz * (1.0 - dropout))))
-    keys = np.log(rng.random(r.nnz)) / w                # Efraimidis-Spirakis weighted sampling
-    kept = np.argpartition(-keys, keep - 1)[:keep]
-    return sp.csr_matrix((np.ones(keep, np.float32), (users[kept], items[kept])), shape=r.shape)
+__all__ = ["FREEDOM", "FREEDOMModule", "prune_edges"]   # prune_edges: from .graph, kept importable here
 
 
 class FREEDOMModule(nn.Module):

@@ -27,8 +27,7 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bce_loss, bpr_loss
-from .contrastive import info_nce
+from .losses import bce_loss, bpr_loss, info_nce
 from .modality import check_modalities, standardize
 from .torch_base import TorchRecommender
 

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
 from .graph import normalized_adjacency, propagate
+from .losses import bpr_loss
 from .torch_base import TorchRecommender
 
 __all__ = ["LightGCN", "LightGCNModule"]

@@ -14,11 +14,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bce_loss, bpr_loss
+from .losses import bce_loss, bpr_loss, in_batch_softmax_loss
 from .torch_base import TorchRecommender
 
 __all__ = ["TwoTowerMLP", "TwoTowerDot", "mlp"]
@@ -142,8 +141,7 @@ class TwoTowerDot(TorchRecommender):
             logits = u @ pos.T - self._log_q[batch["pos"]]
             same = batch["pos"].unsqueeze(0) == batch["pos"].unsqueeze(1)
             logits = logits.masked_fill(same & ~torch.eye(len(u), dtype=torch.bool, device=u.device), -1e4)
-            target = torch.arange(len(u), device=u.device)
-            return F.cross_entropy(logits.float(), target) + self.reg * l2
+            return in_batch_softmax_loss(logits) + self.reg * l2
         neg = m.items(batch["neg"])
         neg_s = (u.unsqueeze(1) * neg).sum(-1) if neg.dim() == 3 else (u * neg).sum(-1)
         return bpr_loss((u * pos).sum(-1), neg_s) + self.reg * (l2 + neg.pow(2).sum() / len(u))

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
+from .losses import bpr_loss
 from .torch_base import TorchRecommender
 
 __all__ = ["VBPR", "VBPRModule", "prepare_features"]
@@ -198,7 +199,7 @@ class VBPR(TorchRecommender):
         # L2 per sample as in BPR-MF: every sampled user row and item vector (here not the bias)
         l2 = (torch.bincount(inv, minlength=len(uniq)) * u.pow(2).sum(1)).sum() + ids[:, :k].pow(2).sum()
         l2_content = sum(p.weight.pow(2).sum() for p in m.proj)
-        return -F.logsigmoid(x_uij).mean() + self.reg * l2 / B + self.reg_content * l2_content
+        return bpr_loss(x_uij, torch.zeros_like(x_uij)) + self.reg * l2 / B + self.reg_content * l2_content
 
     def _before_scoring(self) -> None:
         self._item_vectors_, self._item_bias_ = self.module_.items()
