@@ -65,9 +65,12 @@ class DAE(TorchRecommender):
                          batch_size=batch_size, **kwargs)
         self.hidden, self.dropout = hidden, dropout
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}.")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         self._beta = 0.0
         return AEModule(train.n_items, self.hidden, self.factors, self.dropout, self.variational)
 

@@ -29,6 +29,10 @@ class EASE(Recommender):
         self.lam = lam
         self.max_items = max_items
 
+    def _check_params(self) -> None:
+        if self.lam <= 0:
+            raise ValueError(f"lam={self.lam} must be positive (it keeps G + lam*I invertible).")
+
     def _fit(self, train: Interactions, item_features: dict, valid: Interactions | None) -> None:
         n = self.n_items_
         if n > self.max_items:
@@ -36,8 +40,6 @@ class EASE(Recommender):
             raise ValueError(f"EASE needs a dense {n:,} x {n:,} matrix (~{gib:.1f} GiB in float64), "
                              f"over max_items={self.max_items:,}. Filter the catalog "
                              "(Dataset.kcore) or raise max_items if you have the memory.")
-        if self.lam <= 0:
-            raise ValueError(f"lam={self.lam} must be positive (it keeps G + lam*I invertible).")
         X = self.train_
         G = (X.T @ X).toarray().astype(np.float64)
         G[np.diag_indices(n)] += self.lam

@@ -31,9 +31,11 @@ class ItemKNN(Recommender):
         self.shrink = shrink
         self.block_size = block_size
 
-    def _fit(self, train: Interactions, item_features: dict, valid: Interactions | None) -> None:
+    def _check_params(self) -> None:
         if self.k < 1:
             raise ValueError(f"k={self.k} neighbours must be at least 1.")
+
+    def _fit(self, train: Interactions, item_features: dict, valid: Interactions | None) -> None:
         X = self.train_
         XT = X.T.tocsr()
         norms = np.sqrt(np.asarray(X.sum(axis=0)).ravel()).astype(np.float32)

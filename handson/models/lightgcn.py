@@ -66,9 +66,12 @@ class LightGCN(TorchRecommender):
                          n_negatives=n_negatives, **kwargs)
         self.n_layers, self.reg, self.init_std = n_layers, reg, init_std
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if not isinstance(self.n_layers, (int, np.integer)) or self.n_layers < 0:
             raise ValueError(f"n_layers must be a non-negative integer, got {self.n_layers!r}.")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         adj = normalized_adjacency(self.train_, device=self.device_)
         self._cache = None
         return LightGCNModule(adj, train.n_users, self.factors, int(self.n_layers), self.init_std)

@@ -76,7 +76,6 @@ class TorchRecommender(Recommender):
         ``checkpoint``: a file rewritten after every epoch; ``resume_from``: a checkpoint
         (from ``checkpoint=`` or :meth:`save_checkpoint`) to continue training from.
         """
-        self._check_params()
         self._fit_options = {"resume_from": resume_from, "checkpoint": checkpoint}
         start = time.perf_counter()
         super().fit(train, item_features, valid)

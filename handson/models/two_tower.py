@@ -74,9 +74,12 @@ class TwoTowerMLP(TorchRecommender):
         super().__init__(factors=factors, n_negatives=n_negatives, lr=lr, epochs=epochs, **kwargs)
         self.hidden, self.dropout, self.reg = tuple(hidden), dropout, reg
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if not self.hidden:
             raise ValueError("hidden must name at least one layer width, e.g. hidden=(64, 32).")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         return _ConcatMLP(train.n_users, train.n_items, self.factors, self.hidden, self.dropout)
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -125,9 +128,12 @@ class TwoTowerDot(TorchRecommender):
         super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
         self.hidden, self.dropout, self.loss, self.reg = tuple(hidden), dropout, loss, reg
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if self.loss not in ("softmax", "bpr"):
             raise ValueError(f"loss must be 'softmax' or 'bpr', got {self.loss!r}.")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         self._items = None
         counts = np.asarray(self.train_.sum(axis=0)).ravel() + 1.0
         self._log_q = torch.log(torch.as_tensor(counts / counts.sum(), dtype=torch.float32)).to(self.device_)

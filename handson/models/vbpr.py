@@ -12,7 +12,7 @@ AAAI 2016. https://arxiv.org/abs/1510.01784
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -21,35 +21,29 @@ from torch import nn
 
 from ..datasets import Interactions
 from .losses import bpr_loss
+from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
 
 __all__ = ["VBPR", "VBPRModule", "prepare_features"]
 
 
-def prepare_features(item_features: dict[str, np.ndarray], modalities: Sequence[str],
-                     normalize: str | None = "l2", dim: int | None = None,
-                     joint: bool = False) -> list[np.ndarray]:
+def prepare_features(item_features: Mapping[str, np.ndarray], modalities: Sequence[str],
+                     normalize: str | None = "l2", dim: int | None = None, joint: bool = False,
+                     masks: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
     """The chosen modalities as float32 blocks ``(n_items, d_m)``, each scaled by ``normalize``.
 
     ``"l2"``: unit-norm rows, so no modality dominates by scale; ``"standard"``: zero mean
-    and unit variance per column; ``None``: as given. All-zero rows (missing content under
-    the ``missing="zero"`` policy of :mod:`handson.features`) stay exactly zero under every
-    option, so the item gets no content score from that modality, only its ID part.
-    ``joint``: concatenate the scaled blocks into one. ``dim``: keep only the top ``dim``
-    singular directions of each block (a truncated SVD, computed once, no centring so zero
-    rows stay zero): ``E`` then learns from ``dim`` instead of ``d_m`` inputs, much faster
-    on a CPU for 1000+ dimensional features.
+    and unit variance per column; ``None``: as given (:func:`handson.models.modality.prepare`
+    does the scaling). Items without the content (``masks``, default: the all-zero rows) get
+    an exactly zero row under every option, so the item gets no content score from that
+    modality, only its ID part. ``joint``: concatenate the scaled blocks into one. ``dim``:
+    keep only the top ``dim`` singular directions of each block (a truncated SVD, computed
+    once, no centring so zero rows stay zero): ``E`` then learns from ``dim`` instead of
+    ``d_m`` inputs, much faster on a CPU for 1000+ dimensional features.
     """
-    blocks = []
-    for m in modalities:
-        x = np.asarray(item_features[m], dtype=np.float32)
-        present = np.abs(x).sum(1, keepdims=True) > 0
-        if normalize == "l2":
-            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        elif normalize == "standard":
-            rows = x[present[:, 0]] if present.any() else x
-            x = (x - rows.mean(0)) / np.maximum(rows.std(0), 1e-6) * present
-        blocks.append(x)
+    how = "standardize" if normalize == "standard" else normalize
+    prepared = prepare(item_features, modalities, "VBPR", how=how, masks=masks, require_content=False)
+    blocks = [x for x, _ in prepared.values()]
     if joint:
         blocks = [np.concatenate(blocks, axis=1)]
     out = []
@@ -141,16 +135,13 @@ class VBPR(TorchRecommender):
                  init_std: float = 0.001, lr: float = 2e-3, epochs: int = 200, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
         self.reg_content = reg_content
-        self.modalities = (modalities,) if isinstance(modalities, str) else tuple(modalities)
+        self.modalities = check_modalities(modalities, "VBPR")
         self.content_factors, self.projection = content_factors, projection
         self.normalize, self.feature_dim, self.reg = normalize, feature_dim, reg
         self.init_std = init_std
 
     def _check_params(self) -> None:
         super()._check_params()
-        if not self.modalities or len(set(self.modalities)) != len(self.modalities):
-            raise ValueError(f"VBPR: modalities must name one or more distinct item_features keys, "
-                             f"got {self.modalities}; e.g. ('image', 'text') or ('image',).")
         if not isinstance(self.content_factors, (int, np.integer)) or self.content_factors < 1:
             raise ValueError(f"VBPR: content_factors must be a positive integer, got {self.content_factors!r}.")
         if self.projection not in ("concat", "per_modality"):
@@ -168,7 +159,7 @@ class VBPR(TorchRecommender):
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         per_modality = self.projection == "per_modality"
         blocks = prepare_features(item_features, self.modalities, self.normalize, self.feature_dim,
-                                  joint=not per_modality)
+                                  joint=not per_modality, masks=self.item_masks_)
         self.known_items_ = train.item_counts() > 0
         return VBPRModule(train.n_users, blocks, self.known_items_, self.factors, self.content_factors,
                           self.init_std)
