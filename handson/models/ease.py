@@ -18,11 +18,13 @@ __all__ = ["EASE"]
 
 
 class EASE(Recommender):
-    """EASE^R with L2 strength ``lam``.
+    """EASE^R with L2 strength ``lam`` (Steck, WWW 2019).
 
-    ``lam=200`` is the default: on the validation splits of toyshop and MovieLens
-    latest-small Recall@20 changed by under 3% for lam in 100..500 (the paper reports
-    200..1000 for larger data sets; small data sets want the lower end).
+    ``lam``: the L2 penalty on the item-item weights ``B``; it keeps ``G + lam I`` invertible
+    and pulls the weights of rarely co-occurring items towards 0 (small data sets want the
+    lower end of the paper's range). ``max_items``: the largest catalog for which the dense
+    ``(n_items, n_items)`` inversion is attempted. Defaults were chosen on validation data;
+    see ``benchmarks/run_all.py`` and the README table.
     """
 
     def __init__(self, lam: float = 200.0, max_items: int = 30_000):

@@ -105,28 +105,32 @@ class VBPRModule(nn.Module):
 class VBPR(TorchRecommender):
     """Visual BPR (He & McAuley, AAAI 2016) over any set of modalities.
 
-    ``modalities``: the ``item_features`` keys to use, concatenated into ``f_i``;
-    ``projection``: ``"concat"`` (one ``E`` over the concatenation, as in the paper) or
-    ``"per_modality"`` (one ``E_m`` per modality, each with ``content_factors`` outputs);
-    ``normalize``: how each modality is scaled first, ``feature_dim``: optional truncated
-    SVD to that many dimensions, for speed (see :func:`prepare_features`), of the
-    concatenated modalities (``"concat"``) or of each modality (``"per_modality"``);
-    ``reg``: L2 penalty on the batch's user rows and item factors, not the item bias (BPR-MF
-    penalises its bias by default, ``reg_bias``; validation did not favour that here);
-    ``reg_content``: L2 penalty on the projection ``E`` (and ``beta'``), the paper's lambda_E;
-    ``init_std``: standard deviation of the normal initial user rows (item ID rows start at 0).
-    Items absent from ``train`` are scored through their features alone.
+    BPR-MF learns an item only from its interactions, so an item bought by few people gets a
+    poor vector and a new item none at all. VBPR adds a content part to every score: the
+    item's features ``f_i`` (image, text, ... concatenated) are projected by a learned ``E``
+    into a small space where each user has a taste vector ``theta_u``, plus a content bias
+    ``beta' . f_i`` (how much the look of an item pleases everyone). Items absent from
+    ``train`` are scored through their features alone. Trained with the BPR loss.
 
-    Defaults (``factors=64``, ``content_factors=32``, ``reg=0.005``, ``reg_content=5e-5``,
-    ``feature_dim=128``, ``init_std=0.001``, ``lr=2e-3``) were chosen on validation Recall@20
-    (per-user 70/10/20 split, seed 42), the best mean over toyshop (0.320) and MovieLens
-    latest-small with poster + title features (0.193); as for BPR-MF, a small initial scale
-    with a smaller step beat ``init_std=0.1, lr=5e-3`` (0.298 and 0.184). Decaying every
-    parameter (Adam ``weight_decay``) helped toyshop but cost MovieLens a fifth of its Recall
-    (its 9,724 item vectors shrink at every step). A
-    128-dimensional SVD of the concatenated image + text features scores as well as the raw
-    1664 columns (and as 128 per modality) and makes an epoch several times cheaper;
-    ``feature_dim=None`` keeps the raw features, as the paper.
+    ``modalities``: the ``item_features`` keys to use. ``content_factors``: size of the
+    content space (``theta_u`` and the rows of ``E``). ``projection``: ``"concat"`` (one
+    ``E`` over the concatenation, as in the paper) or ``"per_modality"`` (one ``E_m`` per
+    modality, each with ``content_factors`` outputs). ``normalize``: how each modality is
+    scaled first, ``"l2"`` (unit rows, so no modality dominates by scale), ``"standard"``
+    or None (see :func:`prepare_features`). ``feature_dim``: keep the top singular
+    directions of the features (a truncated SVD, computed once) for speed: the projection
+    then learns from ``feature_dim`` inputs instead of thousands, and the leading directions
+    carry most of what the content says; None keeps the raw features, as the paper does.
+    ``reg``: L2 penalty on the batch's user rows and item factors (not the item bias).
+    ``reg_content``: L2 penalty on ``E`` and ``beta'``, the paper's lambda_E; it must stay
+    small, since ``E`` is shared by every item. ``init_std``: standard deviation of the
+    normal initial user rows (item ID rows start at 0); as for BPR-MF, a small initial scale
+    with a small step (``lr``) trains more stably. Adam's ``weight_decay`` (inherited) decays
+    every parameter at every step, which shrinks the many item vectors of a large catalog;
+    the per-batch ``reg`` penalties are the better regularizer here.
+
+    Defaults were chosen on validation data (per-user 70/10/20 splits of toyshop and of
+    MovieLens with poster and title features); see ``benchmarks/`` and the README table.
     """
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), factors: int = 64,
