@@ -230,3 +230,22 @@ def test_threads_setting_is_restored_after_fit_and_checked():
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"):
         BPR(epochs=1, verbose=False, threads=0).fit(train)
+
+
+def test_fit_keeps_one_documented_training_state(data):
+    train, test = data
+    model = BPR(factors=8, epochs=3, eval_every=1, verbose=False).fit(train, valid=test)
+    state = model.training_
+    assert isinstance(state, training.TrainState) and state.history is model.history_
+    assert state.epoch == 3 and state.best_state is not None
+    assert not any(k.startswith("_train_state") or k.startswith("_last_weights") for k in vars(model))
+
+
+def test_training_does_not_import_the_models():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(training))
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    top += [n for b in tree.body if isinstance(b, ast.If) for n in b.body if isinstance(n, ast.ImportFrom)]
+    assert not [n.module for n in top if isinstance(n, ast.ImportFrom) and "models" in (n.module or "")]
