@@ -5,7 +5,7 @@ import scipy.sparse as sp
 
 from handson.models import FREEDOM, LightGCN, MostPop
 from handson.models import item_graph as ig
-from handson.models.freedom import prune_edges
+from handson.models.graph import prune_edges
 from mm_synthetic import recall, synthetic
 
 
