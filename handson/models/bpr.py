@@ -68,8 +68,8 @@ class BPR(TorchRecommender):
     stronger ``reg`` (``benchmarks/compare_cornac.py`` tunes it).
     """
 
-    def __init__(self, factors: int = 64, reg: float = 0.005, item_bias: bool = True,
-                 reg_bias: float | None = None, init_std: float = 0.001, lr: float = 2e-3,
+    def __init__(self, factors: int = 64, reg: float = 5e-3, item_bias: bool = True,
+                 reg_bias: float | None = None, init_std: float = 1e-3, lr: float = 2e-3,
                  epochs: int = 400, n_negatives: int = 4, patience: int = 10, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, n_negatives=n_negatives,
                          patience=patience, **kwargs)

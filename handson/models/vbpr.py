@@ -70,7 +70,7 @@ class VBPRModule(nn.Module):
     """
 
     def __init__(self, n_users: int, features: list[np.ndarray], known: np.ndarray, factors: int,
-                 content_factors: int, init_std: float = 0.001) -> None:
+                 content_factors: int, init_std: float = 1e-3) -> None:
         super().__init__()
         n_items = len(known)
         self.factors, self.content_factors = factors, content_factors
@@ -135,8 +135,8 @@ class VBPR(TorchRecommender):
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), factors: int = 64,
                  content_factors: int = 32, projection: str = "concat", normalize: str | None = "l2",
-                 feature_dim: int | None = 128, reg: float = 0.005, reg_content: float = 5e-5,
-                 init_std: float = 0.001, lr: float = 2e-3, epochs: int = 200, **kwargs) -> None:
+                 feature_dim: int | None = 128, reg: float = 5e-3, reg_content: float = 5e-5,
+                 init_std: float = 1e-3, lr: float = 2e-3, epochs: int = 200, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
         self.reg_content = reg_content
         self.modalities = check_modalities(modalities, "VBPR")
