@@ -129,3 +129,90 @@ def test_download_whose_checksum_fails_leaves_the_old_file(tmp_path, monkeypatch
     with pytest.raises(DownloadError, match="Checksum mismatch"):
         dl.download("http://example.invalid/file.bin", dest, sha256="0" * 64)
     assert dest.read_bytes() == b"old"
+
+
+# -- checkpoints: data only, checked before use --------------------------------------------
+def _train():
+    from handson.datasets import Interactions
+    rng = __import__("numpy").random.default_rng(0)
+    return Interactions(rng.integers(0, 30, 300), rng.integers(0, 20, 300), 30, 20)
+
+
+def _bpr(**kw):
+    from handson.models import BPR
+    return BPR(**({"factors": 4, "epochs": 1, "verbose": False} | kw))
+
+
+class _Evil:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_repro3_a_crafted_checkpoint_runs_no_code(tmp_path):
+    import torch
+    from handson.checkpoints import CHECKPOINT_FORMAT
+    marker, ckpt = tmp_path / "pwned", tmp_path / "evil.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "model": _Evil(marker)}, ckpt)
+    with pytest.raises(ValueError, match="Cannot read checkpoint .*evil.pt.*refused without running them"):
+        _bpr().fit(_train(), resume_from=ckpt)
+    assert not marker.exists(), "loading a checkpoint must never run code from it"
+
+
+def test_checkpoint_file_loads_as_plain_data(tmp_path):
+    import torch
+    _bpr().fit(_train(), checkpoint=tmp_path / "ck.pt")
+    ck = torch.load(tmp_path / "ck.pt", weights_only=True)
+    assert ck["epoch"] == 1 and isinstance(ck["numpy_rng"]["state"]["state"], str)
+
+
+def _tampered(tmp_path, change) -> Path:
+    import torch
+    _bpr().fit(_train(), checkpoint=tmp_path / "ck.pt")
+    ck = torch.load(tmp_path / "ck.pt", weights_only=True)
+    change(ck)
+    torch.save(ck, tmp_path / "bad.pt")
+    return tmp_path / "bad.pt"
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda ck: ck.update(format="handson-checkpoint-1"), "not a handson training checkpoint of format.*found 'handson-checkpoint-1'"),
+    (lambda ck: ck.update(epoch="3"), "field 'epoch' is not an epoch number"),
+    (lambda ck: ck.pop("history"), "field 'history' is missing"),
+    (lambda ck: ck["numpy_rng"]["state"].update(state="-1"), "field 'numpy_rng' is not a NumPy bit generator state"),
+    (lambda ck: ck["history"]["records"].append("x"), "field 'history' is not a history dict"),
+    (lambda ck: ck["model"].update({k: v[:1] for k, v in ck["model"].items()}), "other parameter shapes"),
+    (lambda ck: ck["optimizer"].update(param_groups=[]), "its 'optimizer' state cannot be restored"),
+    (lambda ck: ck.update(model_class="LightGCN"), "written by LightGCN, not BPR"),
+], ids=["old-format", "epoch-str", "no-history", "rng", "records", "weights-shape", "optimizer", "class"])
+def test_damaged_checkpoint_names_the_field(tmp_path, change, match):
+    bad = _tampered(tmp_path, change)
+    with pytest.raises(ValueError, match=match):
+        _bpr(epochs=2).fit(_train(), resume_from=bad)
+
+
+@pytest.mark.parametrize("where, match", [
+    ("file/ck.pt", "checkpoint=.*ck.pt' cannot be written"),
+    ("folder", "checkpoint=.*folder' is a folder"),
+], ids=["parent-is-a-file", "is-a-folder"])
+def test_unwritable_checkpoint_path_fails_before_training(tmp_path, where, match):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "folder").mkdir()
+    model = _bpr()
+    with pytest.raises(ValueError, match=match):
+        model.fit(_train(), checkpoint=tmp_path / where)
+    assert not hasattr(model, "module_"), "nothing may be trained before the path is checked"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(checkpoint=123), "checkpoint must be a file path.*got 123"),
+    (dict(resume_from=["a.pt"]), r"resume_from must be a file path.*\['a.pt'\]"),
+    (dict(resume_from="nowhere.pt"), "Checkpoint 'nowhere.pt' does not exist"),
+], ids=["checkpoint-int", "resume-list", "resume-missing"])
+def test_checkpoint_arguments_are_checked_first(kwargs, match):
+    model = _bpr()
+    with pytest.raises(ValueError, match=match):
+        model.fit(_train(), **kwargs)
+    assert not hasattr(model, "module_")

@@ -23,7 +23,7 @@ from typing import Iterator, Mapping
 import numpy as np
 import torch
 
-from .. import training
+from .. import checkpoints, training
 from ..datasets import Interactions
 from ..utils import get_device, torch_threads
 from .base import Recommender
@@ -76,6 +76,11 @@ class TorchRecommender(Recommender):
         ``checkpoint``: a file rewritten after every epoch; ``resume_from``: a checkpoint
         (from ``checkpoint=`` or :meth:`save_checkpoint`) to continue training from.
         """
+        if checkpoint is not None:              # fail now, not after the first epoch
+            checkpoint = checkpoints.check_writable(checkpoint, "checkpoint")
+        if resume_from is not None and not checkpoints.check_path(resume_from, "resume_from").is_file():
+            raise ValueError(f"Checkpoint {str(resume_from)!r} does not exist; pass the path given to "
+                             "fit(checkpoint=...).")
         self._fit_options = {"resume_from": resume_from, "checkpoint": checkpoint}
         start = time.perf_counter()
         super().fit(train, item_features, valid)
