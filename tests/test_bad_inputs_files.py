@@ -216,3 +216,130 @@ def test_checkpoint_arguments_are_checked_first(kwargs, match):
     with pytest.raises(ValueError, match=match):
         model.fit(_train(), **kwargs)
     assert not hasattr(model, "module_")
+
+
+# -- the feature cache: verified on read, healed, optional ---------------------------------
+def _cached(cache, calls: list, n: int = 6, d: int = 3, crash_at: int | None = None):
+    """run_cached over a stub computation whose row i is all i (one chunk per row)."""
+    import numpy as np
+    from handson.features import Features
+    from handson.features.extract import ChunkedRun, run_cached
+
+    def compute(store, key):
+        calls.append(1)
+        run = ChunkedRun(store, key, n, chunk_batches=1)
+        for i in np.flatnonzero(~run.done_mask()):
+            if crash_at is not None and i == crash_at:
+                raise RuntimeError("simulated crash")
+            run.add([i], np.full((1, d), i, np.float32), [0], [""])
+        values, status, _ = run.result(d, np.zeros(n, np.int8))
+        return Features(values, status == 0, {"items": n, "available": n, "resumed": run.resumed}, {})
+
+    return run_cached("image", list(range(n)), "fp", {"encoder": "stub"}, compute, "zero", cache, "list", "image")
+
+
+def _expected(n: int = 6, d: int = 3):
+    import numpy as np
+    return np.repeat(np.arange(n, dtype=np.float32)[:, None], d, axis=1)
+
+
+def _entry(cache: Path) -> tuple[Path, Path]:
+    npy = next(cache.glob("*.npy"))
+    return npy, npy.with_suffix(".json")
+
+
+@pytest.mark.parametrize("damage, what", [
+    (lambda npy, meta: npy.write_bytes(b""), "SHA-256"),
+    (lambda npy, meta: npy.write_bytes(npy.read_bytes()[:-7] + b"\x7f\x7f\x7f\x7f" + npy.read_bytes()[-3:]), "SHA-256"),
+    (lambda npy, meta: meta.write_text("{}"), "lacks its 'manifest' or 'file' record"),
+    (lambda npy, meta: meta.write_text("null"), "lacks its 'manifest' or 'file' record"),
+    (lambda npy, meta: meta.write_text('{"manifest": '), "unreadable: JSONDecodeError"),
+    (lambda npy, meta: npy.unlink(), "is missing"),
+], ids=["npy-0-bytes", "npy-flipped-bytes", "manifest-empty-dict", "manifest-null", "manifest-truncated",
+        "npy-deleted"])
+def test_repro4_a_damaged_cache_entry_is_recomputed_with_a_warning(tmp_path, damage, what):
+    import numpy as np
+    calls: list = []
+    _cached(tmp_path / "c", calls)
+    npy, meta = _entry(tmp_path / "c")
+    damage(npy, meta)
+    with pytest.warns(UserWarning, match=f"cache entry {npy.name} does not verify.*{what}.*computed again"):
+        healed = _cached(tmp_path / "c", calls)
+    np.testing.assert_array_equal(healed.values, _expected())
+    assert len(calls) == 2 and healed.manifest["cache"] == "miss"
+    again = _cached(tmp_path / "c", calls)
+    assert again.manifest["cache"] == "hit" and len(calls) == 2, "the healed entry is used from then on"
+
+
+def test_cache_entry_with_a_wrong_shape_is_recomputed(tmp_path):
+    import json
+    import numpy as np
+    calls: list = []
+    _cached(tmp_path / "c", calls)
+    npy, meta = _entry(tmp_path / "c")
+    np.save(npy, np.zeros((2, 3), np.float32))
+    info = json.loads(meta.read_text())
+    info["file"]["sha256"] = dl.sha256sum(npy)
+    meta.write_text(json.dumps(info))
+    with pytest.warns(UserWarning, match=r"has shape \(2, 3\).*manifest says \[6, 3\]"):
+        healed = _cached(tmp_path / "c", calls)
+    np.testing.assert_array_equal(healed.values, _expected())
+
+
+def test_repro4_a_truncated_chunk_is_dropped_and_its_rows_recomputed(tmp_path):
+    import numpy as np
+    calls: list = []
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _cached(tmp_path / "c", calls, crash_at=4)
+    chunks = sorted((tmp_path / "c").glob("*.part/chunk_*.npz"))
+    assert len(chunks) == 4
+    chunks[1].write_bytes(chunks[1].read_bytes()[:40])
+    with pytest.warns(UserWarning, match="dropped damaged chunk.*chunk_000001.npz"):
+        out = _cached(tmp_path / "c", calls)
+    np.testing.assert_array_equal(out.values, _expected())
+    assert out.report["resumed"] == 3
+
+
+def test_chunks_of_different_widths_are_all_dropped(tmp_path):
+    import numpy as np
+    calls: list = []
+    with pytest.raises(RuntimeError):
+        _cached(tmp_path / "c", calls, crash_at=3)
+    chunk = sorted((tmp_path / "c").glob("*.part/chunk_*.npz"))[0]
+    np.savez(chunk, index=np.array([0]), values=np.zeros((1, 5), np.float32), status=np.zeros(1, np.int8),
+             mode=np.array([""]))
+    with pytest.warns(UserWarning, match=r"all chunks \(row widths \[3, 5\]\)"):
+        out = _cached(tmp_path / "c", calls)
+    np.testing.assert_array_equal(out.values, _expected())
+
+
+def test_unwritable_cache_folder_computes_and_warns_once(tmp_path):
+    import numpy as np
+    (tmp_path / "file").write_text("x")
+    calls: list = []
+    with pytest.warns(UserWarning, match="cache folder .*file/c cannot be written.*without caching"):
+        first = _cached(tmp_path / "file" / "c", calls)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        second = _cached(tmp_path / "file" / "c", calls)
+    np.testing.assert_array_equal(first.values, _expected())
+    np.testing.assert_array_equal(second.values, _expected())
+    assert len(calls) == 2
+
+
+def test_a_full_disk_while_saving_still_returns_the_values(tmp_path, monkeypatch):
+    import numpy as np
+    from handson.features.cache import FeatureStore
+
+    def full(self, key, feats):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(FeatureStore, "save", full)
+    with pytest.warns(UserWarning, match="cannot be written.*No space left"):
+        out = _cached(tmp_path / "c", [])
+    np.testing.assert_array_equal(out.values, _expected())
+
+
+def test_cache_argument_of_the_wrong_type_is_named(tmp_path):
+    with pytest.raises(ValueError, match="cache must be True, False or a folder path, got 123"):
+        _cached(123, [])
