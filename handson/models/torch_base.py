@@ -92,8 +92,12 @@ class TorchRecommender(Recommender):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {value!r}.")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+        if not self.lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {self.lr!r}.")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {self.weight_decay!r}.")
+        if self.device is not None:
+            _check_device(self.device, type(self).__name__)
         init_std = getattr(self, "init_std", None)      # models with normal initial embeddings
         if init_std is not None and not init_std > 0:
             raise ValueError(f"{type(self).__name__}: init_std must be > 0 (the standard deviation of "
@@ -158,3 +162,14 @@ class TorchRecommender(Recommender):
 
     def _on_epoch_start(self, epoch: int) -> None:
         """Called at the start of every epoch (1-based), e.g. for annealing schedules."""
+
+
+def _check_device(device: object, model: str) -> None:
+    """A ValueError naming ``device`` unless torch knows it and it is present on this machine."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{model}: device must be None (choose automatically), 'cpu', 'cuda', 'cuda:0' "
+                         f"or 'mps', got {device!r}.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{model}: device={device!r} but no CUDA GPU is available here; pass device=None.")
