@@ -23,7 +23,7 @@ __all__ = ["STATUS", "resolve_items", "ChunkedRun", "run_cached", "make_report",
            "check_batching", "encoding"]
 
 #: per-item outcome codes, stored with each chunk so that a resumed run reports correctly
-STATUS = {0: "ok", 1: "missing_path", 2: "missing_file", 3: "unreadable", 4: "empty"}
+STATUS = {0: "ok", 1: "missing_path", 2: "missing_file", 3: "unreadable", 4: "empty", 5: "unencodable"}
 FORMAT_VERSION = 2   # 2: manifests record the .npy's shape, dtype and SHA-256
 
 
