@@ -78,16 +78,18 @@ def extract_zip(path: str | Path, dest: str | Path, delete_bad: bool = True) -> 
     """Extract the zip archive ``path`` into the folder ``dest`` (see the module rules); returns ``dest``.
 
     A truncated or corrupt archive raises :class:`DownloadError` and (with ``delete_bad``)
-    is deleted so that the next call downloads it again. Unsafe members refuse the archive.
+    is renamed to ``<name>.bad``, never deleted, so that the next call downloads it again. Unsafe members refuse the archive.
     Existing files whose content differs from the archive's are kept and reported in a
     ``UserWarning``.
     """
     path, dest = Path(path), Path(dest)
 
     def bad(reason: str) -> DownloadError:
-        if delete_bad:
-            path.unlink(missing_ok=True)
-        gone = " It was deleted; download it again." if delete_bad else ""
+        gone = ""
+        if delete_bad and path.is_file():
+            aside = path.with_name(path.name + ".bad")
+            os.replace(path, aside)
+            gone = f" It was moved aside to {aside.name}, so that the next call downloads it again."
         return DownloadError(f"{path.name} is not a valid zip archive ({reason}).{gone}")
 
     try:
