@@ -102,6 +102,15 @@ def test_hostile_archive_member_is_refused(tmp_path, name, attr, why):
     assert not (tmp_path / "evil.txt").exists()
 
 
+def test_a_file_that_is_not_a_zip_is_moved_aside_never_deleted(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    with pytest.raises(DownloadError, match="notes.txt is not a valid zip archive.*moved aside to notes.txt.bad"):
+        extract_zip(notes, tmp_path / "out")
+    assert (tmp_path / "notes.txt.bad").read_text() == "my notes"
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_archive_names_the_path(tmp_path):
     with pytest.raises(DownloadError, match="No archive at .*nothing.zip"):
         extract_zip(tmp_path / "nothing.zip", tmp_path / "out")
@@ -343,3 +352,29 @@ def test_a_full_disk_while_saving_still_returns_the_values(tmp_path, monkeypatch
 def test_cache_argument_of_the_wrong_type_is_named(tmp_path):
     with pytest.raises(ValueError, match="cache must be True, False or a folder path, got 123"):
         _cached(123, [])
+
+
+def test_handson_cache_naming_a_file_computes_without_caching(tmp_path, monkeypatch):
+    import numpy as np
+    (tmp_path / "cachefile").write_text("x")
+    monkeypatch.setenv("HANDSON_CACHE", str(tmp_path / "cachefile"))
+    with pytest.warns(UserWarning, match="cachefile/features cannot be written"):
+        out = _cached(True, [])
+    np.testing.assert_array_equal(out.values, _expected())
+
+
+def test_non_finite_encoder_rows_are_counted_as_missing(tmp_path):
+    import numpy as np
+    from handson.features import Features
+    from handson.features.extract import run_cached
+
+    def compute(store, key):
+        values = _expected()
+        values[2, 1] = np.nan
+        return Features(values, np.ones(6, bool), {"items": 6, "available": 6}, {})
+
+    with pytest.warns(UserWarning, match=r"NaN/inf for 1 item\(s\)"):
+        out = run_cached("image", list(range(6)), "fp", {"encoder": "stub"}, compute, "zero",
+                         tmp_path / "c", "list", "image")
+    assert out.report["non_finite"] == 1 and out.mask.tolist() == [True, True, False, True, True, True]
+    assert np.isfinite(out.values).all() and not out.values[2].any()

@@ -102,7 +102,10 @@ class FeatureStore:
     def __init__(self, root: str | Path | None = None) -> None:
         if root is None:
             from ..utils import cache_dir
-            root = cache_dir("features")
+            try:
+                root = cache_dir("features")
+            except OSError:     # HANDSON_CACHE names a file or a folder that cannot be made
+                root = Path(os.environ.get("HANDSON_CACHE") or Path.home() / ".cache" / "handson") / "features"
         self.root = Path(root)
         self.writable = _probe(self.root)
 

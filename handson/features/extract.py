@@ -47,9 +47,10 @@ def resolve_items(data: Any, column: str) -> tuple[list[Any], list[Any], str]:
 
 
 def check_batching(batch_size: int, chunk_batches: int) -> None:
-    """Reject a batch size or a chunk length (batches per saved chunk) below 1."""
-    if batch_size < 1 or chunk_batches < 1:
-        raise ValueError(f"batch_size and chunk_batches must be >= 1, got {batch_size} and {chunk_batches}.")
+    """Reject a batch size or a chunk length (batches per saved chunk) that is not an integer >= 1."""
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in (batch_size, chunk_batches)):
+        raise ValueError(f"batch_size and chunk_batches must be integers >= 1, got {batch_size!r} and "
+                         f"{chunk_batches!r}.")
 
 
 @contextmanager
@@ -193,7 +194,7 @@ def run_cached(kind: str, ids: Sequence[Any], fingerprint: str, identity: dict,
         _warn_uncached(store.root, None)
     if raw is None:
         start = time.perf_counter()
-        raw = compute(store if store is not None and store.writable else None, key)
+        raw = _drop_non_finite(compute(store if store is not None and store.writable else None, key), what)
         manifest = {"kind": kind, **identity, **raw.manifest, "dataset": source, "fingerprint": fingerprint,
                     "n_items": raw.n, "d": raw.d, "handson": _version(),
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -212,6 +213,20 @@ def run_cached(kind: str, ids: Sequence[Any], fingerprint: str, identity: dict,
     feats = Features(values, raw.mask, raw.report, manifest)
     warn_missing(feats.report, f"{what} ({identity.get('encoder')})", missing)
     return feats
+
+
+def _drop_non_finite(raw: Features, what: str) -> Features:
+    """Rows with NaN or inf (e.g. an encoder overflowing in half precision) become unavailable:
+    counted in ``report["non_finite"]`` with a warning, zeroed, and ``mask`` False."""
+    bad = ~np.isfinite(raw.values).all(axis=1) & raw.mask
+    raw.report["non_finite"] = int(bad.sum())
+    if bad.any():
+        raw.values[bad] = 0.0
+        raw.mask = raw.mask & ~bad
+        raw.report["available"] = int(raw.mask.sum())
+        warnings.warn(f"{what}: the encoder returned NaN/inf for {int(bad.sum())} item(s); they are treated "
+                      "as items without content (report['non_finite'], mask False).", stacklevel=4)
+    return raw
 
 
 def _store(cache: bool | str | Path | None) -> FeatureStore | None:
