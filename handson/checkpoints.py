@@ -80,8 +80,12 @@ def save(payload: dict, path: Path) -> Path:
     """Write ``payload`` (plain data and tensors) to ``path`` through a temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
-    tmp.replace(path)
+    try:
+        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

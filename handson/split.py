@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .datasets import Dataset, Interactions
+from .utils import check_seed
 
 __all__ = ["Split", "random_split", "temporal_split", "last_n_split", "leave_one_out", "cold_item_split"]
 
@@ -89,12 +90,6 @@ def _distinct_pairs(inter: Interactions) -> Interactions:
     if last.all():
         return inter
     return inter.subset(np.sort(order[last]))
-
-
-def _check_seed(seed: int) -> None:
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer (the same seed gives the same split), "
-                         f"got {seed!r}.")
 
 
 def _check_flag(value: bool, name: str) -> None:
@@ -180,7 +175,7 @@ def random_split(data: Dataset | Interactions, test: float = 0.2, valid: float =
     in train). ``per_user=False``: ``round(test * n)`` interactions drawn from all of them.
     """
     _check_ratios(test, valid)
-    _check_seed(seed)
+    check_seed(seed)
     _check_flag(per_user, "per_user")
     inter, dups = _interactions(data)
     rng = np.random.default_rng(seed)
@@ -240,7 +235,7 @@ def leave_one_out(data: Dataset | Interactions, valid: bool = False, seed: int =
     with ``valid=True`` the second latest is valid. Ties in time are broken at random
     (``seed``), so no item-index order leaks into test. Users with one interaction stay in
     train (and are skipped by evaluation); with ``valid=True`` users need three for all parts."""
-    _check_seed(seed)
+    check_seed(seed)
     _check_flag(valid, "valid")
     inter, dups = _interactions(data)
     rng = np.random.default_rng(seed)
@@ -260,7 +255,7 @@ def cold_item_split(data: Dataset | Interactions, items: float = 0.2, valid: flo
     their content features can help). Of the remaining interactions a per-user random ``valid``
     share goes to valid (warm items). The cold items are ``np.unique(split.test.items)``."""
     _check_ratios(items, valid, test_name="items")
-    _check_seed(seed)
+    check_seed(seed)
     inter, dups = _interactions(data)
     rng = np.random.default_rng(seed)
     active = np.flatnonzero(inter.item_counts() > 0)

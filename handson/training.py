@@ -307,7 +307,7 @@ def save_checkpoint(model: Trainable, path: str | Path) -> Path:
     state: TrainState | None = getattr(model, "training_", None)
     if state is None:
         raise RuntimeError(f"{type(model).__name__} has no training state: call .fit(train) first.")
-    return write_checkpoint(model, state, path)
+    return write_checkpoint(model, state, checkpoints.check_writable(path, "path"))
 
 
 def write_checkpoint(model: Trainable, state: TrainState, path: str | Path) -> Path:

@@ -12,11 +12,21 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["seed_everything", "get_device", "torch_threads", "in_colab", "cache_dir", "is_quick", "doctor"]
+__all__ = ["check_seed", "seed_everything", "get_device", "torch_threads", "in_colab", "cache_dir", "is_quick", "doctor"]
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """``seed`` as an int; a ValueError naming ``name`` unless it is a non-negative integer
+    (the same seed gives the same numbers)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{name} must be a non-negative integer (the same seed gives the same numbers), "
+                         f"got {seed!r}.")
+    return int(seed)
 
 
 def seed_everything(seed: int = 42) -> np.random.Generator:
     """Seed Python, NumPy and (when installed) torch; returns a fresh NumPy Generator."""
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     try:

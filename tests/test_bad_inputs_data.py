@@ -130,6 +130,19 @@ def test_ids_of_mixed_types_name_the_column(col):
         from_frames(df)
 
 
+@pytest.mark.parametrize("args", [([1, 2],), (pd.DataFrame({"user": [1], "item": [1]}), [1])],
+                         ids=["interactions-list", "items-list"])
+def test_frames_that_are_not_dataframes_are_named(args):
+    name = "interactions" if len(args) == 1 else "items"
+    with pytest.raises(ValueError, match=f"{name} must be a pandas DataFrame, got list"):
+        from_frames(*args)
+
+
+def test_kcore_arguments_are_checked():
+    with pytest.raises(ValueError, match="k_users must be a non-negative integer.*got '5'"):
+        _ds_with_ratings().kcore("5")
+
+
 def test_missing_column_is_listed():
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['ts'\].*timestamp_col="):
         from_frames(_frame([1, 2, 3, 4]).drop(columns="ts"), timestamp_col="ts")

@@ -139,6 +139,17 @@ def test_bad_item_features_are_named(parts, feats, match):
         VBPR(modalities=("image",), epochs=1, verbose=False).fit(parts[0], item_features=feats)
 
 
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(valid=[1, 2]), TypeError, "valid must be handson.Interactions or None, got list"),
+    (dict(item_features=[np.ones((N_ITEMS, 3))]), ValueError, "item_features must be a dict.*got list"),
+    (dict(item_features={"image": np.full((N_ITEMS, 3), "a")}), ValueError,
+     r"item_features\['image'\] is not a numeric matrix"),
+], ids=["valid-list", "features-list", "features-strings"])
+def test_fit_arguments_of_the_wrong_kind_are_named(parts, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        VBPR(modalities=("image",), epochs=1, verbose=False).fit(parts[0], **kwargs)
+
+
 def test_scoring_inputs_are_checked(parts):
     with pytest.raises(RuntimeError, match="MostPop is not fitted yet"):
         MostPop().score([0])
@@ -149,6 +160,10 @@ def test_scoring_inputs_are_checked(parts):
         model.score([0.5])
     with pytest.raises(ValueError, match=r"k=0 must lie in \[1, n_items=25\]"):
         model.recommend([0], k=0)
+    with pytest.raises(ValueError, match=r"k=2.5 must lie in \[1, n_items=25\]"):
+        model.recommend([0], k=2.5)
+    with pytest.raises(ValueError, match=r"users must be a one-dimensional list.*shape \(1, 2\)"):
+        model.score([[0, 1]])
 
 
 # -- images -----------------------------------------------------------------------------------
@@ -164,8 +179,10 @@ def test_image_argument_errors_are_named(shop, tmp_path):
         features.image_features("img/red.png", mean_colour(), cache=False)
     with pytest.raises(ValueError, match=r"4 item\(s\) have no usable image"):
         features.image_features(shop, mean_colour(), cache=False, missing="error", progress=False)
-    with pytest.raises(ValueError, match="batch_size and chunk_batches must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size and chunk_batches must be integers >= 1, got 0"):
         features.image_features(shop, mean_colour(), cache=False, batch_size=0)
+    with pytest.raises(ValueError, match="batch_size and chunk_batches must be integers >= 1, got 2.5"):
+        features.image_features(shop, mean_colour(), cache=False, batch_size=2.5)
 
 
 # -- texts: one text the encoder cannot handle does not end the run ---------------------------

@@ -297,6 +297,9 @@ class Dataset:
         ``k_items`` interactions until none is left; returns a new, re-indexed Dataset whose
         catalog keeps only the surviving items."""
         k_items = k_users if k_items is None else k_items
+        for name, k in (("k_users", k_users), ("k_items", k_items)):
+            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+                raise ValueError(f"{name} must be a non-negative integer (interactions needed), got {k!r}.")
         keep = np.ones(self.n_interactions, dtype=bool)
         u, i = self.interactions.users, self.interactions.items
         while True:

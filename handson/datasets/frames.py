@@ -32,6 +32,10 @@ def from_frames(interactions: pd.DataFrame, items: pd.DataFrame | None = None, *
     infinite or unparsable value raises a ValueError naming the column and the rows, as do
     ids of mixed types in one column.
     """
+    for arg, frame in (("interactions", interactions), ("items", items)):
+        if not isinstance(frame, pd.DataFrame) and not (arg == "items" and frame is None):
+            raise ValueError(f"{arg} must be a pandas DataFrame, got {type(frame).__name__}; "
+                             "e.g. pd.read_csv(...) or pd.DataFrame({'user': ..., 'item': ...}).")
     item_id_col = item_id_col or item_col
     info = dict(info or {})
     df = _interaction_rows(interactions, user_col, item_col, rating_col, timestamp_col, info)

@@ -60,6 +60,8 @@ class Recommender:
         if len(train) == 0:
             raise ValueError("Cannot fit on empty interactions: the training set has no pairs.")
         if valid is not None:
+            if not isinstance(valid, Interactions):
+                raise TypeError(f"valid must be handson.Interactions or None, got {type(valid).__name__}.")
             check_same_catalog(train, valid)
         self.n_users_, self.n_items_ = train.n_users, train.n_items
         self.train_ = train.to_csr()
@@ -85,7 +87,7 @@ class Recommender:
         ``seen`` adds further interaction sets to exclude (e.g. the validation set).
         """
         users = check_users(self, users)
-        if not 1 <= k <= self.n_items_:
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.n_items_:
             raise ValueError(f"k={k} must lie in [1, n_items={self.n_items_}].")
         scores = self.score(users)
         masks = [self.train_] if exclude_seen else []
@@ -147,6 +149,8 @@ def check_users(model: Recommender, users: Sequence[int] | np.ndarray) -> np.nda
     if not hasattr(model, "n_users_"):
         raise RuntimeError(f"{type(model).__name__} is not fitted yet: call .fit(train) first.")
     users = np.atleast_1d(np.asarray(users))
+    if users.ndim != 1:
+        raise ValueError(f"users must be a one-dimensional list of user indices, got shape {users.shape}.")
     if users.size and not np.issubdtype(users.dtype, np.integer):
         raise ValueError(f"users must be integer indices, got dtype {users.dtype}; "
                          "map raw ids with dataset.user_index().")
@@ -169,6 +173,9 @@ def check_item_features(item_features: Mapping[str, np.ndarray] | None, required
     content, whatever its missing-content policy wrote in the other rows); for a plain array
     the convention is that an all-zero row means "no content" (what ``missing="zero"`` writes).
     """
+    if item_features is not None and not isinstance(item_features, Mapping):
+        raise ValueError(f"item_features must be a dict {{modality: (n_items, d) array}}, e.g. "
+                         f"{{'image': V}}, got {type(item_features).__name__}.")
     feats = dict(item_features or {})
     missing = [m for m in required if m not in feats]
     if missing:
@@ -178,7 +185,11 @@ def check_item_features(item_features: Mapping[str, np.ndarray] | None, required
     out: dict[str, np.ndarray] = {}
     masks: dict[str, np.ndarray] = {}
     for name, raw in feats.items():
-        x = np.asarray(raw, dtype=np.float32)
+        try:
+            x = np.asarray(raw, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"item_features[{name!r}] is not a numeric matrix ({exc}); pass an (n_items, d) "
+                             "array of numbers.") from None
         if x.ndim != 2 or x.shape[0] != n_items:
             raise ValueError(f"item_features[{name!r}] has shape {x.shape}; expected (n_items={n_items}, d), "
                              "one row per item of the dataset's item index.")
