@@ -89,7 +89,7 @@ def extract_zip(path: str | Path, dest: str | Path, delete_bad: bool = True) -> 
         if delete_bad and path.is_file():
             aside = path.with_name(path.name + ".bad")
             os.replace(path, aside)
-            gone = f" It was moved aside to {aside.name}, so that the next call downloads it again."
+            gone = f" It was moved aside to {aside.name} (not deleted); download it again (the next call does)."
         return DownloadError(f"{path.name} is not a valid zip archive ({reason}).{gone}")
 
     try:
