@@ -245,3 +245,27 @@ def test_duplicates_keep_the_latest_row():
 def test_split_arguments_are_checked(call, match):
     with pytest.raises(ValueError, match=match):
         call(_inter())
+
+
+# -- the generated toyshop: a damaged cached copy is generated again ----------------------------
+@pytest.mark.parametrize("damage", [
+    lambda root: (root / "interactions.csv").write_text((root / "interactions.csv").read_text()[:-30]),
+    lambda root: (root / "items.csv").unlink(),
+], ids=["truncated-interactions", "items-deleted"])
+def test_damaged_toyshop_cache_is_regenerated(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("HANDSON_CACHE", str(tmp_path / "cache"))
+    first = datasets.load("toyshop:small")
+    damage(first.root)
+    with pytest.warns(UserWarning, match="cached toyshop in .* is damaged.*SHA-256.*generated again"):
+        again = datasets.load("toyshop:small")
+    assert again.n_interactions == first.n_interactions
+    np.testing.assert_array_equal(again.interactions.items, first.interactions.items)
+
+
+def test_damaged_toyshop_in_a_folder_of_yours_is_named_not_deleted(tmp_path):
+    folder = tmp_path / "shop"
+    datasets.load("toyshop:small", root=folder)
+    (folder / "items.csv").write_text("item_id\n")
+    with pytest.raises(ValueError, match=r"holds no sound toyshop.*items.csv fails its SHA-256 check"):
+        datasets.load("toyshop:small", root=folder)
+    assert (folder / "items.csv").read_text() == "item_id\n"
