@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["check_seed", "seed_everything", "get_device", "torch_threads", "in_colab", "cache_dir", "is_quick", "doctor"]
+__all__ = ["check_seed", "check_device", "seed_everything", "get_device", "torch_threads", "in_colab", "cache_dir", "is_quick", "doctor"]
 
 
 def check_seed(seed: object, name: str = "seed") -> int:
@@ -38,10 +38,29 @@ def seed_everything(seed: int = 42) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def check_device(device: object, owner: str = "") -> str:
+    """``device`` as a string; a ValueError naming it unless torch knows the device type and,
+    for CUDA, a GPU is present (``owner``, e.g. a model name, starts the message)."""
+    where = f"{owner}: " if owner else ""
+    try:
+        import torch
+    except ImportError:
+        return str(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{where}device must be None (choose automatically), 'cpu', 'cuda', 'cuda:0' "
+                         f"or 'mps', got {device!r}.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{where}device={device!r} but no CUDA GPU is available here; pass device=None.")
+    return str(device)
+
+
 def get_device(prefer: str | None = None) -> str:
-    """"cuda" when a GPU is usable, else "mps" (Apple), else "cpu"; ``prefer`` forces one."""
+    """"cuda" when a GPU is usable, else "mps" (Apple), else "cpu"; ``prefer`` forces one
+    (checked: an unknown device, or CUDA without a GPU, raises a ValueError)."""
     if prefer:
-        return str(prefer)
+        return check_device(prefer)
     try:
         import torch
     except ImportError:

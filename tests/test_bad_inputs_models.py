@@ -174,6 +174,18 @@ def test_broken_images_are_counted_not_fatal(shop, tmp_path):
     assert f.mask.sum() == len(shop) - 4 and not f.values[~f.mask].any()
 
 
+@pytest.mark.parametrize("call, match", [
+    (lambda shop: features.image_features(shop, mean_colour(), device="gpu", cache=False),
+     "device must be None.*got 'gpu'"),
+    (lambda shop: features.text_features(["a"], Picky(), device="gpu", cache=False), "device must be None.*got 'gpu'"),
+    (lambda shop: features.text_features(["a"], "all-MiniLM-L6-v2", max_length="5", cache=False),
+     "max_length must be None or an integer of at least 2 tokens, got '5'"),
+], ids=["image-device", "text-device", "text-max-length"])
+def test_feature_options_are_named(shop, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(shop)
+
+
 def test_image_argument_errors_are_named(shop, tmp_path):
     with pytest.raises(ValueError, match="Pass a Dataset or a list of image paths, got str"):
         features.image_features("img/red.png", mean_colour(), cache=False)

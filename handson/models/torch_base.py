@@ -25,7 +25,7 @@ import torch
 
 from .. import checkpoints, training
 from ..datasets import Interactions
-from ..utils import get_device, torch_threads
+from ..utils import check_device, get_device, torch_threads
 from .base import Recommender
 
 __all__ = ["TorchRecommender"]
@@ -97,7 +97,7 @@ class TorchRecommender(Recommender):
         if not self.weight_decay >= 0:
             raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {self.weight_decay!r}.")
         if self.device is not None:
-            _check_device(self.device, type(self).__name__)
+            check_device(self.device, type(self).__name__)
         init_std = getattr(self, "init_std", None)      # models with normal initial embeddings
         if init_std is not None and not init_std > 0:
             raise ValueError(f"{type(self).__name__}: init_std must be > 0 (the standard deviation of "
@@ -163,13 +163,3 @@ class TorchRecommender(Recommender):
     def _on_epoch_start(self, epoch: int) -> None:
         """Called at the start of every epoch (1-based), e.g. for annealing schedules."""
 
-
-def _check_device(device: object, model: str) -> None:
-    """A ValueError naming ``device`` unless torch knows it and it is present on this machine."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"{model}: device must be None (choose automatically), 'cpu', 'cuda', 'cuda:0' "
-                         f"or 'mps', got {device!r}.") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{model}: device={device!r} but no CUDA GPU is available here; pass device=None.")
