@@ -148,6 +148,13 @@ def test_missing_column_is_listed():
         from_frames(_frame([1, 2, 3, 4]).drop(columns="ts"), timestamp_col="ts")
 
 
+def test_infinite_user_id_is_named():
+    df = _frame([1, 2, 3, 4]).astype({"user": float})
+    df.loc[3, "user"] = np.inf
+    with pytest.raises(ValueError, match=r"column 'user' holds 1 infinite id\(s\), at rows \[3\]"):
+        from_frames(df)
+
+
 def test_missing_item_id_is_counted():
     df = _frame([1, 2, 3, 4]).astype({"item": object})
     df.loc[1, "item"] = None

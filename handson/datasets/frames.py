@@ -69,6 +69,10 @@ def _interaction_rows(interactions: pd.DataFrame, user_col: str, item_col: str,
         raise ValueError(f"{int(nan_rows.sum())} interaction rows have a missing user or item id "
                          f"(first at row {df.index[nan_rows][0]!r}); drop them with "
                          f"df.dropna(subset=[{user_col!r}, {item_col!r}]) first.")
+    for col in (user_col, item_col):
+        if pd.api.types.is_float_dtype(df[col]) and np.isinf(df[col]).any():
+            raise ValueError(f"column {col!r} holds {int(np.isinf(df[col]).sum())} infinite id(s), at rows "
+                             f"{df.index[np.isinf(df[col])][:5].tolist()}; ids must be finite: drop those rows.")
     for col in (rating_col, timestamp_col):
         if col is not None:
             df[col] = _numbers(df[col], col, "rating_col" if col == rating_col else "timestamp_col")
