@@ -36,6 +36,7 @@ def _inter(n=6, **kw):
     (dict(ratings=[4.0, np.inf]), r"ratings holds 1 NaN/inf"),
     (dict(timestamps=[1.0, np.nan]), r"timestamps holds 1 NaN/inf value\(s\), at positions \[1\]"),
     (dict(timestamps=["2020", "x"]), "timestamps must be numbers"),
+    (dict(timestamps=[0.25, 0.5]), r"timestamps holds 2 fractional value\(s\), e.g. \[0.25, 0.5\]"),
     (dict(ratings=[1.0]), r"ratings has shape \(1,\), expected \(2,\)"),
     (dict(items=[0]), "users and items differ in length"),
 ], ids=lambda v: v if isinstance(v, str) else "-".join(v))

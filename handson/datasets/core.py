@@ -168,6 +168,11 @@ def _as_finite(values: Any, name: str, n: int, dtype: type) -> np.ndarray:
     if bad.any():
         raise ValueError(f"{name} holds {int(bad.sum())} NaN/inf value(s), at positions "
                          f"{np.flatnonzero(bad)[:5].tolist()}; drop or fill those interactions first.")
+    if np.issubdtype(dtype, np.integer) and arr.dtype.kind == "f" and (arr != np.floor(arr)).any():
+        frac = np.flatnonzero(arr != np.floor(arr))
+        raise ValueError(f"{name} holds {len(frac)} fractional value(s), e.g. {arr[frac[:3]].tolist()}, which int64 "
+                         "would truncate (ties in time); scale them to a whole unit first (e.g. seconds * 1000) "
+                         "or pass datetimes.")
     return arr.astype(dtype)
 
 
