@@ -109,7 +109,11 @@ def cache_dir(*parts: str) -> Path:
         except ImportError:
             root = str(Path.home() / ".cache" / "handson")
     path = Path(root).joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"the handson cache folder {path} cannot be created ({exc.strerror}); set "
+                                 "HANDSON_CACHE to a folder you can write to") from None
     return path
 
 
