@@ -277,3 +277,10 @@ def test_damaged_toyshop_in_a_folder_of_yours_is_named_not_deleted(tmp_path):
     with pytest.raises(ValueError, match=r"holds no sound toyshop.*items.csv fails its SHA-256 check"):
         datasets.load("toyshop:small", root=folder)
     assert (folder / "items.csv").read_text() == "item_id\n"
+
+
+def test_handson_cache_naming_a_file_is_named(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("HANDSON_CACHE", str(tmp_path / "file"))
+    with pytest.raises(OSError, match="cache folder .*file/toyshop cannot be created.*HANDSON_CACHE"):
+        datasets.load("toyshop:small")
