@@ -61,6 +61,17 @@ def test_against_slow_greedy(lam):
         assert fast[row].tolist() == slow_mmr(scores[row], set(csr[u].indices), X, lam, 25, 10)
 
 
+def test_large_catalog_path_gives_the_same_lists(monkeypatch):
+    from handson.models import mmr
+    rng, train, test, X, base = case(4)
+    users = np.arange(train.n_users)
+    full = MMR(base, X, lam=0.4, candidates=30).recommend(users, k=15)
+    monkeypatch.setattr(mmr, "FULL_SIMILARITY_ITEMS", 10)                 # per-block similarities
+    blocks = MMR(base, X, lam=0.4, candidates=30)
+    np.testing.assert_array_equal(blocks.recommend(users, k=15), full)
+    assert blocks._sim is None
+
+
 def test_scores_and_diversity():
     rng, train, test, X, base = case(2)
     users = np.arange(train.n_users)

@@ -24,6 +24,9 @@ from .base import Recommender, check_users
 
 __all__ = ["MMR"]
 
+#: catalogs up to this size get the whole item-item similarity matrix (64 MiB at most)
+FULL_SIMILARITY_ITEMS = 4096
+
 
 class MMR(Recommender):
     """A wrapper whose lists are the ``base`` model's, re-ranked for diversity in ``item_features``.
@@ -54,6 +57,7 @@ class MMR(Recommender):
         self.base, self.item_features = base, item_features
         self.lam, self.candidates = float(lam), int(candidates)
         self._unit: tuple[np.ndarray, np.ndarray] | None = None
+        self._sim: np.ndarray | None = None
 
     def __repr__(self) -> str:
         shape = "x".join(str(n) for n in np.shape(self.item_features))
@@ -68,7 +72,7 @@ class MMR(Recommender):
             valid: Interactions | None = None) -> "MMR":
         """Fit the base model (``item_features`` and ``valid`` go to it); returns self."""
         self.base.fit(train, item_features=item_features, valid=valid)
-        self._unit = None
+        self._unit = self._sim = None
         return self
 
     def recommend(self, users: Sequence[int] | np.ndarray, k: int = 20, exclude_seen: bool = True,
@@ -82,7 +86,7 @@ class MMR(Recommender):
     def score(self, users: Sequence[int] | np.ndarray) -> np.ndarray:
         """Positional scores, float32 ``(len(users), n_items)`` (see the class docstring)."""
         users = check_users(self, users)
-        X, valid = self._features()
+        X, _ = self._features()                                         # also sets self._sim
         rel = np.array(self.base.score(users), dtype=np.float32)
         if rel.shape != (len(users), self.n_items_):
             raise RuntimeError(f"base.score returned shape {rel.shape}, expected {(len(users), self.n_items_)}.")
@@ -91,10 +95,11 @@ class MMR(Recommender):
         cand = top_k(rel, c)                                            # (B, c), base order
         out = _scaled(rel) - 1.0                                        # (B, n_items) in [-1, 0]
         out[~np.isfinite(rel)] = -np.inf
-        step = max(1, 2 ** 22 // (c * max(1, X.shape[1])))             # users per block: bounded memory
+        width = c if self._sim is not None else max(c, X.shape[1])
+        step = max(1, 2 ** 22 // (c * width))                           # users per block: bounded memory
         for s in range(0, len(users), step):
             rank = self._rerank(np.take_along_axis(rel[s:s + step], cand[s:s + step], axis=1),
-                                cand[s:s + step], X, valid)
+                                self._similarity(cand[s:s + step], X))
             rows = np.arange(len(rank))[:, None]
             block = out[s:s + step]
             block[rows, cand[s:s + step]] = np.where(np.isfinite(block[rows, cand[s:s + step]]),
@@ -102,23 +107,30 @@ class MMR(Recommender):
         return out
 
     def _features(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unit feature rows and their usability; for catalogs up to ``FULL_SIMILARITY_ITEMS``
+        items also the whole item-item cosine matrix ``_sim``, so re-ranking only gathers from it."""
         if self._unit is None:
             X, valid = unit_rows(self.item_features)
             if len(X) != self.n_items_:
                 raise ValueError(f"item_features has {len(X)} rows but the base model scores "
                                  f"{self.n_items_} items: pass one row per item of the dataset.")
             self._unit = (X, valid)
+            self._sim = X @ X.T if len(X) <= FULL_SIMILARITY_ITEMS else None             # unusable rows are zero rows
         return self._unit
 
-    def _rerank(self, rel: np.ndarray, cand: np.ndarray, X: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def _similarity(self, cand: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Cosine similarities between each user's candidates, ``(B, c, c)``; 0 for unusable rows."""
+        if self._sim is not None:
+            return self._sim[cand[:, :, None], cand[:, None, :]]
+        E = X[cand]                                                     # (B, c, d), unit rows
+        return E @ E.transpose(0, 2, 1)
+
+    def _rerank(self, rel: np.ndarray, sim: np.ndarray) -> np.ndarray:
         """MMR position of each candidate, int ``(B, c)``, from base scores ``rel`` ``(B, c)``
-        (best first; ``-inf`` = seen, placed last) and candidate items ``cand`` ``(B, c)``."""
+        (best first; ``-inf`` = seen, placed last) and their similarities ``sim`` ``(B, c, c)``."""
         b, c = rel.shape
         ok = np.isfinite(rel)
         gain = self.lam * np.where(ok, _scaled(rel), 0.0)               # (B, c) in [0, lam]
-        E = X[cand]                                                     # (B, c, d), unit rows
-        sim = E @ E.transpose(0, 2, 1)                                  # (B, c, c) cosine
-        sim[~(valid[cand][:, :, None] & valid[cand][:, None, :])] = 0.0
         rank = np.zeros((b, c), dtype=np.int64)
         chosen = np.zeros((b, c), dtype=bool)
         chosen[:, 0] = True                                             # position 0: the base's best
