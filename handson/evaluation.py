@@ -270,7 +270,7 @@ def paired_test(a: Mapping[str, Any] | pd.DataFrame, b: Mapping[str, Any] | pd.D
             "p_value": S.paired_p_value(va, vb, test), "n_users": int(len(both))}
 
 
-def compare(models: Mapping[str, Any], test: Interactions | None = None,
+def compare(models: Mapping[str, Any] | Callable[[int], Mapping[str, Any]], test: Interactions | None = None,
             seen: Interactions | Iterable[Interactions] | None = None,
             k: int | Iterable[int] = (10, 20), metrics: Sequence[str] | None = None,
             users: Sequence[int] | np.ndarray | None = None, batch_size: int = 1024, *,
@@ -282,11 +282,12 @@ def compare(models: Mapping[str, Any], test: Interactions | None = None,
     (the evaluation's wall time). ``df.attrs`` holds users / users_skipped.
 
     Without ``seeds``, ``models`` are fitted models and ``item_features`` / ``popularity``
-    go to :func:`evaluate`. With ``seeds=[...]``, see :func:`_compare_seeds`: every model is
-    refitted on ``split(dataset, seed)`` per seed and the table holds the mean, ``std``,
-    ``low`` and ``high`` of each metric.
+    go to :func:`evaluate`. With ``seeds=[...]``, ``models`` are unfitted models, factories
+    ``f(seed)``, or one function ``seed -> {name: unfitted model}``; every model is refitted
+    on ``split(dataset, seed)`` per seed and the table holds the mean, ``std``, ``low`` and
+    ``high`` of each metric (:func:`_compare_seeds`).
     """
-    if not isinstance(models, Mapping) or not models:
+    if seeds is None and (not isinstance(models, Mapping) or not models):
         raise ValueError("models must be a non-empty dict {name: fitted model}.")
     if seeds is not None:
         if test is not None or seen is not None:
@@ -333,12 +334,13 @@ def _default_split(data: Dataset | Interactions, seed: int) -> Any:
     return _split.random_split(data, test=0.2, valid=0.1, seed=seed)
 
 
-def _compare_seeds(models: Mapping[str, Any], dataset: Dataset | Interactions | None, seeds: Sequence[int],
+def _compare_seeds(models: Mapping[str, Any] | Callable[[int], Mapping[str, Any]], dataset: Dataset | Interactions | None, seeds: Sequence[int],
                    split: Callable[..., Any] | None, confidence: float, item_features: Any,
                    **eval_kw: Any) -> pd.DataFrame:
     """``compare`` over seeds. For each seed: ``train, valid, test = split(dataset, seed)``
     (default: a per-user random 70/10/20 split; a split may also return ``(train, test)``),
-    a fresh model per entry of ``models`` (:func:`_build`: the model's ``seed`` is set too),
+    a fresh model per entry of ``models`` (:func:`_build`: the model's ``seed`` is set too;
+    when ``models`` is a function, ``models(seed)`` gives the fresh, unfitted models),
     ``fit(train, item_features=item_features, valid=valid)``, then :func:`evaluate` with
     ``seen=[train, valid]`` (``item_features`` also give ILD when ``metrics`` is None).
 
@@ -358,9 +360,13 @@ def _compare_seeds(models: Mapping[str, Any], dataset: Dataset | Interactions | 
         parts = tuple(split(dataset, seed))
         train, valid, test = parts if len(parts) == 3 else (parts[0], None, parts[-1])
         seen = [s for s in (train, valid) if s is not None]
-        for name, spec in models.items():
+        fresh = models(seed) if callable(models) else {name: _build(spec, seed) for name, spec in models.items()}
+        if not isinstance(fresh, Mapping) or not fresh:
+            raise ValueError("models must be a non-empty dict {name: model or factory f(seed)}, or a "
+                             "function seed -> {name: unfitted model}.")
+        for name, model in fresh.items():
             t0 = time.perf_counter()
-            model = _build(spec, seed).fit(train, item_features=item_features, valid=valid)
+            model = model.fit(train, item_features=item_features, valid=valid)
             t1 = time.perf_counter()
             res = evaluate(model, test, seen=seen, item_features=item_features, **eval_kw)
             runs.append({"model": name, "seed": seed, **res, "fit_s": t1 - t0,

@@ -263,8 +263,13 @@ def test_compare_over_seeds():
     assert one.loc["pop", "Recall@10"] == pytest.approx(
         evaluate(MostPop().fit(tr), te, seen=[tr, va], k=10)["Recall@10"])
     assert np.isnan(one.loc["pop", "Recall@10 std"])
+    both = compare(lambda s: {"pop": MostPop(), "random": Random(seed=s)}, dataset=data, seeds=[0, 1], k=10)
+    again = compare({"pop": MostPop(), "random": Random(seed=5)}, dataset=data, seeds=[0, 1], k=10)
+    pd.testing.assert_frame_equal(both.drop(columns=["fit_s", "eval_s"]), again.drop(columns=["fit_s", "eval_s"]))
     with pytest.raises(ValueError, match="dataset="):
         compare({"pop": MostPop()}, seeds=[1])
+    with pytest.raises(ValueError, match="non-empty dict"):
+        compare(lambda s: {}, dataset=data, seeds=[1])
     with pytest.raises(ValueError, match="instead of test"):
         compare({"pop": MostPop()}, te, seeds=[1], dataset=data)
     with pytest.raises(ValueError, match="only used with seeds"):
