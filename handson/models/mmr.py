@@ -45,19 +45,23 @@ class MMR(Recommender):
     """
 
     def __init__(self, base: Any, item_features: Any, lam: float = 0.5, candidates: int = 100):
-        if not callable(getattr(base, "score", None)):
-            raise ValueError(f"base must be a recommender with score(users), got {type(base).__name__}.")
-        if isinstance(item_features, Mapping):
-            raise ValueError("MMR re-ranks in one feature space: pass one modality, e.g. "
-                             "item_features=feats['image'], not the whole dict.")
-        if not 0 <= float(lam) <= 1:
-            raise ValueError(f"lam must lie in [0, 1] (1 = base ranking, 0 = diversity only), got {lam}.")
-        if isinstance(candidates, bool) or int(candidates) != candidates or int(candidates) < 1:
-            raise ValueError(f"candidates must be a positive integer, got {candidates!r}.")
         self.base, self.item_features = base, item_features
-        self.lam, self.candidates = float(lam), int(candidates)
+        self.lam, self.candidates = lam, candidates
         self._unit: tuple[np.ndarray, np.ndarray] | None = None
         self._sim: np.ndarray | None = None
+        self._check_params()            # here already: a wrapped, fitted base needs no fit
+
+    def _check_params(self) -> None:
+        if not callable(getattr(self.base, "score", None)):
+            raise ValueError(f"base must be a recommender with score(users), got {type(self.base).__name__}.")
+        if isinstance(self.item_features, Mapping):
+            raise ValueError("MMR re-ranks in one feature space: pass one modality, e.g. "
+                             "item_features=feats['image'], not the whole dict.")
+        if not 0 <= float(self.lam) <= 1:
+            raise ValueError(f"lam must lie in [0, 1] (1 = base ranking, 0 = diversity only), got {self.lam}.")
+        c = self.candidates
+        if isinstance(c, bool) or not float(c).is_integer() or int(c) < 1:
+            raise ValueError(f"candidates must be a positive integer, got {c!r}.")
 
     def __repr__(self) -> str:
         shape = "x".join(str(n) for n in np.shape(self.item_features))
@@ -71,6 +75,7 @@ class MMR(Recommender):
     def fit(self, train: Interactions, item_features: Mapping[str, np.ndarray] | None = None,
             valid: Interactions | None = None) -> "MMR":
         """Fit the base model (``item_features`` and ``valid`` go to it); returns self."""
+        self._check_params()
         self.base.fit(train, item_features=item_features, valid=valid)
         self._unit = self._sim = None
         return self
@@ -78,7 +83,7 @@ class MMR(Recommender):
     def recommend(self, users: Sequence[int] | np.ndarray, k: int = 20, exclude_seen: bool = True,
                   seen: Interactions | Iterable[Interactions] | None = None) -> np.ndarray:
         """Top-``k`` of the re-ranked lists; ``k`` may not exceed ``candidates``."""
-        if k > self.candidates:
+        if k > int(self.candidates):
             raise ValueError(f"k={k} exceeds candidates={self.candidates}: only the first {self.candidates} "
                              "items are re-ranked. Raise candidates or lower k.")
         return super().recommend(users, k=k, exclude_seen=exclude_seen, seen=seen)
@@ -91,7 +96,7 @@ class MMR(Recommender):
         if rel.shape != (len(users), self.n_items_):
             raise RuntimeError(f"base.score returned shape {rel.shape}, expected {(len(users), self.n_items_)}.")
         mask_rows(rel, self.train_, users)
-        c = min(self.candidates, self.n_items_)
+        c = min(int(self.candidates), self.n_items_)
         cand = top_k(rel, c)                                            # (B, c), base order
         out = _scaled(rel) - 1.0                                        # (B, n_items) in [-1, 0]
         out[~np.isfinite(rel)] = -np.inf
@@ -130,14 +135,15 @@ class MMR(Recommender):
         (best first; ``-inf`` = seen, placed last) and their similarities ``sim`` ``(B, c, c)``."""
         b, c = rel.shape
         ok = np.isfinite(rel)
-        gain = self.lam * np.where(ok, _scaled(rel), 0.0)               # (B, c) in [0, lam]
+        lam = float(self.lam)
+        gain = lam * np.where(ok, _scaled(rel), 0.0)                    # (B, c) in [0, lam]
         rank = np.zeros((b, c), dtype=np.int64)
         chosen = np.zeros((b, c), dtype=bool)
         chosen[:, 0] = True                                             # position 0: the base's best
         max_sim = sim[:, 0, :].copy()
         rows = np.arange(b)
         for r in range(1, c):
-            obj = np.where(ok, gain - (1.0 - self.lam) * max_sim, -1e30)    # seen: after all others
+            obj = np.where(ok, gain - (1.0 - lam) * max_sim, -1e30)     # seen: after all others
             obj[chosen] = -np.inf
             pick = obj.argmax(axis=1)                                   # ties: better base rank
             rank[rows, pick], chosen[rows, pick] = r, True
