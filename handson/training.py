@@ -1,65 +1,60 @@
-"""The one visible training loop: samplers, losses, early stopping, history, checkpoints.
+"""The one visible training loop: batches, early stopping, history, checkpoints.
 
 Every neural model of the course (:class:`handson.models.torch_base.TorchRecommender`)
 trains through :func:`fit_loop`. Read it top to bottom: draw batches, compute the loss,
 step the optimizer, validate every ``eval_every`` epochs, keep the best weights, stop when
-the validation metric has not improved for ``patience`` validations.
+the validation metric has not improved for ``patience`` validations. What the loop needs
+from a model is spelled out by the :class:`Trainable` protocol, and everything it learns
+besides the weights comes back as one :class:`TrainState` (history, optimizer, random
+states, early-stopping bookkeeping), which is also what a checkpoint stores.
 
-Samplers are vectorized: a whole epoch of (user, positive, negative) triples is drawn with
-a handful of NumPy calls, negatives by rejection against a sorted array of the keys
-``user * n_items + item`` of the training pairs (one ``np.searchsorted`` per round; only the
-collisions are redrawn).
+Batches come from the model (``_batches``); BPR-style models draw a whole epoch of
+(user, positive, negative) triples at once with :func:`handson.sampling.sample_bpr`.
+
+The losses live in :mod:`handson.models.losses`; ``handson.training.bpr_loss`` and
+``bce_loss`` still work, with a DeprecationWarning.
 """
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
+
+from .evaluation import evaluate
 
 if TYPE_CHECKING:
     from .datasets import Interactions
-    from .models.torch_base import TorchRecommender
 
-__all__ = ["sample_bpr", "sample_negatives", "positive_keys", "bpr_loss", "bce_loss", "History",
-           "fit_loop", "save_checkpoint", "CHECKPOINT_FORMAT"]
+__all__ = ["sample_bpr", "sample_negatives", "positive_keys", "History", "TrainState", "Trainable",
+           "fit_loop", "save_checkpoint", "write_checkpoint", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "handson-checkpoint-1"
-
 
 # -- samplers ------------------------------------------------------------------------------
 # The negative sampler lives in handson.sampling (torch-free, shared with the evaluation
 # protocols); re-exported here so that ``training.sample_bpr`` and friends keep working.
 from .sampling import positive_keys, sample_bpr, sample_negatives  # noqa: E402
 
-
-# -- losses --------------------------------------------------------------------------------
-def bpr_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-    """Bayesian personalized ranking loss, ``mean(-log sigmoid(pos - neg))``.
-
-    ``pos`` has shape (B,); ``neg`` (B,) or (B, n_neg) (every negative paired with its positive).
-    """
-    if neg.dim() > pos.dim():
-        pos = pos.unsqueeze(-1)
-    return -F.logsigmoid(pos - neg).mean()
+# -- losses (moved) ------------------------------------------------------------------------
+_MOVED_LOSSES = ("bpr_loss", "bce_loss")
 
 
-def bce_loss(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy on logits: positives labelled 1, negatives 0.
-
-    ``pos`` (B,), ``neg`` (B,) or (B, n_neg); the loss of one positive plus its negatives,
-    averaged over the batch.
-    """
-    neg = neg.reshape(pos.shape[0], -1)
-    return (F.softplus(-pos) + F.softplus(neg).sum(dim=1)).mean()
+def __getattr__(name: str) -> Any:
+    """``training.bpr_loss`` / ``training.bce_loss``: deprecated aliases of :mod:`handson.models.losses`."""
+    if name in _MOVED_LOSSES:
+        warnings.warn(f"handson.training.{name} moved to handson.models.losses.{name}; "
+                      "import it from there.", DeprecationWarning, stacklevel=2)
+        from .models import losses      # lazy: training itself never depends on the models
+        return getattr(losses, name)
+    raise AttributeError(f"module 'handson.training' has no attribute {name!r}")
 
 
 # -- history -------------------------------------------------------------------------------
@@ -97,10 +92,53 @@ class History:
         return f"History({len(self)} epochs{best})"
 
 
-# -- the loop ------------------------------------------------------------------------------
+# -- what the loop needs and what it returns -----------------------------------------------
+class Trainable(Protocol):
+    """What :func:`fit_loop` reads from and calls on a model (``TorchRecommender`` is one).
+
+    Hyper-parameters: ``lr``, ``optimizer``, ``weight_decay``, ``epochs``, ``eval_every``,
+    ``patience``, ``metric``, ``seed``, ``verbose``, ``precision``. Fitted state:
+    ``module_`` (the ``torch.nn.Module``), ``device_``, ``n_users_``, ``n_items_``.
+    Hooks: ``_batches`` (one epoch of batches), ``_batch_loss`` (scalar loss of a batch),
+    ``_before_scoring`` (after training phases), ``_on_epoch_start``; ``get_params`` (for
+    checkpoints). Validation scores the model through :func:`handson.evaluation.evaluate`.
+    """
+
+    module_: torch.nn.Module
+    device_: torch.device
+    n_users_: int
+    n_items_: int
+    lr: float
+    optimizer: str
+    weight_decay: float
+    epochs: int
+    eval_every: int
+    patience: int
+    metric: str
+    seed: int
+    verbose: bool
+    precision: str
+
+    def get_params(self) -> dict: ...
+    def _batches(self, train: "Interactions", rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]: ...
+    def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+    def _before_scoring(self) -> None: ...
+    def _on_epoch_start(self, epoch: int) -> None: ...
+
+
 @dataclass
-class _State:
-    """Everything needed to continue training exactly where it stopped."""
+class TrainState:
+    """What :func:`fit_loop` returns: the history and everything needed to continue training
+    exactly where it stopped (a checkpoint is this object written to disk).
+
+    ``history``: the :class:`History`; ``optimizer`` and ``scaler`` (mixed precision) with
+    their internal state; ``rng``: the NumPy generator that draws the batches; ``epoch``: the
+    last epoch trained; ``best_state``: the weights of the best validation (None without
+    validation); ``bad_evals``: validations since the last improvement; ``torch_rng`` and
+    ``cuda_rng``: torch's random states after the last epoch; ``last_weights``: the weights
+    of the last epoch when the best ones were restored into the module (None otherwise).
+    A fitted ``TorchRecommender`` keeps it as ``training_`` (and its history as ``history_``).
+    """
 
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
@@ -111,12 +149,13 @@ class _State:
     bad_evals: int = 0
     torch_rng: Any = None
     cuda_rng: Any = None
+    last_weights: dict | None = None
 
 
+# -- the loop ------------------------------------------------------------------------------
 def _precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device`` (None: plain float32)."""
-    if precision not in ("auto", "fp32", "bf16", "fp16"):
-        raise ValueError(f"precision must be 'auto', 'fp32', 'bf16' or 'fp16', got {precision!r}.")
+    check_precision(precision)
     if device.type != "cuda" or precision == "fp32":
         return None
     if precision == "auto":
@@ -124,12 +163,23 @@ def _precision(precision: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
-def _make_optimizer(model: "TorchRecommender") -> torch.optim.Optimizer:
+def check_precision(precision: str) -> None:
+    """A ValueError unless ``precision`` is one the loop knows."""
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise ValueError(f"precision must be 'auto', 'fp32', 'bf16' or 'fp16', got {precision!r}.")
+
+
+def check_optimizer(optimizer: str) -> None:
+    """A ValueError unless ``optimizer`` is one the loop knows."""
+    if optimizer not in ("adam", "adamw", "sgd"):
+        raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {optimizer!r}.")
+
+
+def _make_optimizer(model: Trainable) -> torch.optim.Optimizer:
+    check_optimizer(model.optimizer)
     params = [p for p in model.module_.parameters() if p.requires_grad]
     if model.optimizer == "sgd":
         return torch.optim.SGD(params, lr=model.lr, weight_decay=model.weight_decay)
-    if model.optimizer not in ("adam", "adamw"):
-        raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {model.optimizer!r}.")
     cls = torch.optim.Adam if model.optimizer == "adam" else torch.optim.AdamW
     try:    # the fused kernel updates all parameters in one pass (CPU since torch 2.4)
         return cls(params, lr=model.lr, weight_decay=model.weight_decay, fused=True)
@@ -137,10 +187,49 @@ def _make_optimizer(model: "TorchRecommender") -> torch.optim.Optimizer:
         return cls(params, lr=model.lr, weight_decay=model.weight_decay)
 
 
-def _validate(model: "TorchRecommender", valid: "Interactions", train: "Interactions") -> dict[str, float]:
-    """Validation metrics at the cut-off of ``model.metric`` (seen training items masked)."""
-    from .evaluation import evaluate
+def _start(model: Trainable, resume_from: str | Path | None) -> TrainState:
+    """A fresh :class:`TrainState`, or the one of the checkpoint ``resume_from``."""
+    amp_dtype = _precision(model.precision, model.device_)
+    state = TrainState(optimizer=_make_optimizer(model),
+                       scaler=torch.amp.GradScaler(model.device_.type, enabled=amp_dtype == torch.float16),
+                       rng=np.random.default_rng(model.seed), history=History(metric=model.metric))
+    if resume_from is not None:
+        _restore(model, state, resume_from)
+    return state
 
+
+def _train_epoch(model: Trainable, train: "Interactions", state: TrainState, epoch: int) -> dict:
+    """One pass over ``model._batches``: a gradient step per batch. Returns the epoch's record."""
+    module, device = model.module_, model.device_
+    amp_dtype = _precision(model.precision, device)
+    model._on_epoch_start(epoch)
+    module.train()
+    t0 = time.perf_counter()
+    total, n_batches = torch.zeros((), device=device), 0
+    for batch in model._batches(train, state.rng):
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            loss = model._batch_loss(batch)
+        state.optimizer.zero_grad(set_to_none=True)
+        state.scaler.scale(loss).backward()
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
+        total += loss.detach().float()
+        n_batches += 1
+    epoch_loss = total.item() / max(n_batches, 1)
+    state.torch_rng = torch.get_rng_state()
+    state.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    if not math.isfinite(epoch_loss):
+        raise ValueError(f"{type(model).__name__}: the training loss became {epoch_loss} at epoch "
+                         f"{epoch} (lr={model.lr}). Lower the learning rate (e.g. lr={model.lr / 10:g}) "
+                         "or add regularization.")
+    return {"epoch": epoch, "loss": epoch_loss, "seconds": time.perf_counter() - t0}
+
+
+def _validate(model: Trainable, valid: "Interactions", train: "Interactions") -> dict[str, float]:
+    """Validation metrics at the cut-off of ``model.metric`` (seen training items masked)."""
+    model.module_.eval()
+    with torch.no_grad():
+        model._before_scoring()
     k = int(model.metric.split("@")[1])
     res = evaluate(model, valid, seen=[train], k=(k,), progress=False)
     if model.metric not in res:
@@ -149,78 +238,59 @@ def _validate(model: "TorchRecommender", valid: "Interactions", train: "Interact
     return {m: float(v) for m, v in res.items() if "@" in m}
 
 
+def _track_best(model: Trainable, state: TrainState, record: dict) -> None:
+    """Early-stopping bookkeeping after a validation: keep the best weights, count the others."""
+    hist = state.history
+    best = -math.inf if hist.best_score is None else hist.best_score
+    if record[model.metric] > best:
+        state.bad_evals = 0
+        state.best_state = _snapshot(model.module_)
+        hist.best_epoch, hist.best_score = record["epoch"], record[model.metric]
+    else:
+        state.bad_evals += 1
+
+
 def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def fit_loop(model: "TorchRecommender", train: "Interactions", valid: "Interactions | None" = None,
-             resume_from: str | Path | None = None, checkpoint: str | Path | None = None) -> History:
+def _finish(model: Trainable, state: TrainState) -> None:
+    """Restore the best weights (keeping the last ones for checkpoints) and prepare scoring."""
+    if state.best_state is not None:
+        state.last_weights = _snapshot(model.module_)
+        model.module_.load_state_dict(state.best_state)
+    model.module_.eval()
+    with torch.no_grad():
+        model._before_scoring()
+
+
+def fit_loop(model: Trainable, train: "Interactions", valid: "Interactions | None" = None,
+             resume_from: str | Path | None = None, checkpoint: str | Path | None = None) -> TrainState:
     """Train ``model.module_`` on ``train``; validate on ``valid`` every ``model.eval_every``
     epochs (and at the last one), keep the best weights, stop after ``model.patience``
     validations without improvement. ``checkpoint``: a path rewritten after every epoch;
-    ``resume_from``: a checkpoint to continue from. Returns the :class:`History`."""
-    module, device = model.module_, model.device_
-    amp_dtype = _precision(model.precision, device)
-    state = _State(optimizer=_make_optimizer(model),
-                   scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
-                   rng=np.random.default_rng(model.seed), history=History(metric=model.metric))
-    if resume_from is not None:
-        _restore(model, state, resume_from)
-    hist = state.history
-    best = -math.inf if hist.best_score is None else hist.best_score
-    model._train_state_, model._last_weights_ = state, None
+    ``resume_from``: a checkpoint to continue from. Returns the :class:`TrainState`
+    (its ``history`` is the :class:`History`)."""
+    state = _start(model, resume_from)
     stopped = valid is not None and state.bad_evals >= model.patience  # a resumed early stop
     epochs = tqdm(range(state.epoch + 1, 1 if stopped else model.epochs + 1), desc=type(model).__name__,
                   disable=not model.verbose, leave=False, unit="epoch")
     for epoch in epochs:
-        model._on_epoch_start(epoch)
-        module.train()
-        t0 = time.perf_counter()
-        total, n_batches = torch.zeros((), device=device), 0
-        for batch in model._batches(train, state.rng):
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                loss = model._batch_loss(batch)
-            state.optimizer.zero_grad(set_to_none=True)
-            state.scaler.scale(loss).backward()
-            state.scaler.step(state.optimizer)
-            state.scaler.update()
-            total += loss.detach().float()
-            n_batches += 1
-        epoch_loss = total.item() / max(n_batches, 1)
-        state.torch_rng = torch.get_rng_state()
-        state.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-        if not math.isfinite(epoch_loss):
-            raise ValueError(f"{type(model).__name__}: the training loss became {epoch_loss} at epoch "
-                             f"{epoch} (lr={model.lr}). Lower the learning rate (e.g. lr={model.lr / 10:g}) "
-                             "or add regularization.")
-        record = {"epoch": epoch, "loss": epoch_loss, "seconds": time.perf_counter() - t0}
+        record = _train_epoch(model, train, state, epoch)
         if valid is not None and (epoch % model.eval_every == 0 or epoch == model.epochs):
-            module.eval()
-            with torch.no_grad():
-                model._before_scoring()
             record.update(_validate(model, valid, train))
-            if record[model.metric] > best:
-                best, state.bad_evals = record[model.metric], 0
-                state.best_state = _snapshot(module)
-                hist.best_epoch, hist.best_score = epoch, best
-            else:
-                state.bad_evals += 1
-        hist.append(record)
+            _track_best(model, state, record)
+        state.history.append(record)
         state.epoch = epoch
         epochs.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("loss", model.metric)})
         if checkpoint is not None:
-            save_checkpoint(model, checkpoint)
+            write_checkpoint(model, state, checkpoint)
         if valid is not None and state.bad_evals >= model.patience:
-            hist.stopped_early = True
+            state.history.stopped_early = True
             break
     epochs.close()
-    if state.best_state is not None:
-        model._last_weights_ = _snapshot(module)
-        module.load_state_dict(state.best_state)
-    module.eval()
-    with torch.no_grad():
-        model._before_scoring()
-    return hist
+    _finish(model, state)
+    return state
 
 
 # -- checkpoints ---------------------------------------------------------------------------
@@ -228,25 +298,30 @@ def _shapes(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
-def save_checkpoint(model: "TorchRecommender", path: str | Path) -> Path:
-    """Write the training state after the last epoch trained (weights of that epoch, not the
-    restored best ones; optimizer, epoch, RNG states, early-stopping state, history)."""
-    state: _State | None = getattr(model, "_train_state_", None)
+def save_checkpoint(model: Trainable, path: str | Path) -> Path:
+    """Write the training state of a fitted model (its ``training_``, a :class:`TrainState`)
+    after the last epoch trained: weights of that epoch, not the restored best ones;
+    optimizer, epoch, RNG states, early-stopping state, history."""
+    state: TrainState | None = getattr(model, "training_", None)
     if state is None:
         raise RuntimeError(f"{type(model).__name__} has no training state: call .fit(train) first.")
-    last = getattr(model, "_last_weights_", None)
+    return write_checkpoint(model, state, path)
+
+
+def write_checkpoint(model: Trainable, state: TrainState, path: str | Path) -> Path:
+    """Write ``state`` (and the weights of ``model.module_``, or ``state.last_weights``) to ``path``."""
+    hist = state.history
     payload: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT, "model_class": type(model).__name__,
         "params": model.get_params(), "shape": (model.n_users_, model.n_items_),
         "param_shapes": _shapes(model.module_),
-        "model": last if last is not None else model.module_.state_dict(),
+        "model": state.last_weights if state.last_weights is not None else model.module_.state_dict(),
         "optimizer": state.optimizer.state_dict(), "scaler": state.scaler.state_dict(),
         "numpy_rng": state.rng.bit_generator.state, "torch_rng": state.torch_rng,
         "cuda_rng": state.cuda_rng,
         "epoch": state.epoch, "best_state": state.best_state, "bad_evals": state.bad_evals,
-        "history": {"records": state.history.records, "best_epoch": state.history.best_epoch,
-                    "best_score": state.history.best_score,
-                    "stopped_early": state.history.stopped_early},
+        "history": {"records": hist.records, "best_epoch": hist.best_epoch,
+                    "best_score": hist.best_score, "stopped_early": hist.stopped_early},
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,30 +331,41 @@ def save_checkpoint(model: "TorchRecommender", path: str | Path) -> Path:
     return path
 
 
-def _restore(model: "TorchRecommender", state: _State, path: str | Path) -> None:
-    """Load a checkpoint into ``model.module_`` and ``state``; clear errors on any mismatch."""
+def _load(path: str | Path, device: torch.device) -> dict:
+    """The checkpoint dict at ``path``; a clear ValueError for a missing or foreign file."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"Checkpoint {str(path)!r} does not exist; pass the path given to fit(checkpoint=...).")
     try:
-        ck = torch.load(path, map_location=model.device_, weights_only=False)
+        ck = torch.load(path, map_location=device, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
         raise ValueError(f"Cannot read checkpoint {str(path)!r} ({type(exc).__name__}: {exc}).") from exc
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{str(path)!r} is not a handson training checkpoint (no {CHECKPOINT_FORMAT!r} tag).")
-    name = type(model).__name__
+    return ck
+
+
+def _check_compatible(model: Trainable, ck: dict, path: str | Path) -> None:
+    """A clear ValueError when checkpoint ``ck`` cannot continue training ``model``."""
+    name, path = type(model).__name__, str(path)
     if ck["model_class"] != name:
-        raise ValueError(f"Checkpoint {str(path)!r} was written by {ck['model_class']}, not {name}; "
+        raise ValueError(f"Checkpoint {path!r} was written by {ck['model_class']}, not {name}; "
                          f"resume it with {ck['model_class']}(**params).")
     if tuple(ck["shape"]) != (model.n_users_, model.n_items_):
-        raise ValueError(f"Checkpoint {str(path)!r} was trained on (n_users, n_items)={tuple(ck['shape'])}, "
+        raise ValueError(f"Checkpoint {path!r} was trained on (n_users, n_items)={tuple(ck['shape'])}, "
                          f"this data has {(model.n_users_, model.n_items_)}; resume on the same training data.")
     mine = _shapes(model.module_)
     diff = [f"{k}: {ck['param_shapes'].get(k)} vs {mine.get(k)}"
             for k in sorted(set(mine) | set(ck["param_shapes"])) if ck["param_shapes"].get(k) != mine.get(k)]
     if diff:
-        raise ValueError(f"Checkpoint {str(path)!r} has other parameter shapes (checkpoint vs model): "
+        raise ValueError(f"Checkpoint {path!r} has other parameter shapes (checkpoint vs model): "
                          f"{'; '.join(diff[:4])}. Use the hyper-parameters it was trained with: {ck['params']}.")
+
+
+def _restore(model: Trainable, state: TrainState, path: str | Path) -> None:
+    """Load a checkpoint into ``model.module_`` and ``state``; clear errors on any mismatch."""
+    ck = _load(path, model.device_)
+    _check_compatible(model, ck, path)
     model.module_.load_state_dict(ck["model"])
     state.optimizer.load_state_dict(ck["optimizer"])
     state.scaler.load_state_dict(ck["scaler"])

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 
 from handson import training
@@ -38,21 +37,6 @@ def data():
     return train, test
 
 
-# -- losses --------------------------------------------------------------------------------
-def test_bpr_loss_values():
-    pos, neg = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0])
-    expected = -np.mean(np.log(1 / (1 + np.exp(-np.array([2.0, 0.0])))))
-    assert training.bpr_loss(pos, neg).item() == pytest.approx(expected, rel=1e-6)
-    # several negatives per positive broadcast against their positive
-    many = training.bpr_loss(pos, torch.zeros(2, 3))
-    assert many.item() == pytest.approx(expected, rel=1e-6)
-
-
-def test_bce_loss_values():
-    pos, neg = torch.tensor([3.0]), torch.tensor([[-1.0, 2.0]])
-    sp_ = lambda x: np.log1p(np.exp(x))  # noqa: E731
-    expected = sp_(-3.0) + sp_(-1.0) + sp_(2.0)
-    assert training.bce_loss(pos, neg).item() == pytest.approx(expected, rel=1e-6)
 
 
 # -- the loop ------------------------------------------------------------------------------
@@ -212,3 +196,22 @@ def test_threads_setting_is_restored_after_fit_and_checked():
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"):
         BPR(epochs=1, verbose=False, threads=0).fit(train)
+
+
+def test_fit_keeps_one_documented_training_state(data):
+    train, test = data
+    model = BPR(factors=8, epochs=3, eval_every=1, verbose=False).fit(train, valid=test)
+    state = model.training_
+    assert isinstance(state, training.TrainState) and state.history is model.history_
+    assert state.epoch == 3 and state.best_state is not None
+    assert not any(k.startswith("_train_state") or k.startswith("_last_weights") for k in vars(model))
+
+
+def test_training_does_not_import_the_models():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(training))
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    top += [n for b in tree.body if isinstance(b, ast.If) for n in b.body if isinstance(n, ast.ImportFrom)]
+    assert not [n.module for n in top if isinstance(n, ast.ImportFrom) and "models" in (n.module or "")]

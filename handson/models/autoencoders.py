@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
+from .losses import multinomial_nll
 from .torch_base import TorchRecommender
 
 __all__ = ["DAE", "MultVAE", "AEModule"]
@@ -64,9 +65,12 @@ class DAE(TorchRecommender):
                          batch_size=batch_size, **kwargs)
         self.hidden, self.dropout = hidden, dropout
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}.")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         self._beta = 0.0
         return AEModule(train.n_items, self.hidden, self.factors, self.dropout, self.variational)
 
@@ -84,8 +88,7 @@ class DAE(TorchRecommender):
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         rows = batch["rows"]
         logits, kl = self.module_(rows)
-        nll = -(F.log_softmax(logits.float(), dim=1) * rows).sum(dim=1)
-        return (nll + self._beta * kl).mean()
+        return (multinomial_nll(logits, rows) + self._beta * kl).mean()
 
     def _score_batch(self, users: torch.Tensor) -> torch.Tensor:
         return self.module_(self._rows(users.cpu().numpy()))[0]

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from ..datasets import Interactions, check_same_catalog
 from ..metrics import mask_rows, top_k  # noqa: F401 - re-exported: notebooks import them from here
+from .modality import available_rows
 
 __all__ = ["Recommender", "check_users", "check_item_features", "top_k"]
 
@@ -39,7 +40,13 @@ class Recommender:
     # -- the protocol -------------------------------------------------------------------
     def fit(self, train: Interactions, item_features: Mapping[str, np.ndarray] | None = None,
             valid: Interactions | None = None) -> "Recommender":
-        """Learn from ``train``; ``valid`` (when the model uses it) drives early stopping."""
+        """Learn from ``train``; ``valid`` (when the model uses it) drives early stopping.
+
+        Hyper-parameters are checked first (:meth:`_check_params`), before any data work.
+        ``item_masks_`` records, per modality of ``item_features``, which items have that
+        content (see :func:`check_item_features`).
+        """
+        self._check_params()
         if not isinstance(train, Interactions):
             raise TypeError(f"fit expects handson.Interactions, got {type(train).__name__}.")
         if len(train) == 0:
@@ -48,8 +55,8 @@ class Recommender:
             check_same_catalog(train, valid)
         self.n_users_, self.n_items_ = train.n_users, train.n_items
         self.train_ = train.to_csr()
-        feats = check_item_features(item_features, self.modalities, train.n_items,
-                                    model=type(self).__name__)
+        feats, self.item_masks_ = check_item_features(item_features, self.modalities, train.n_items,
+                                                      model=type(self).__name__, with_masks=True)
         self._fit(train, feats, valid)
         return self
 
@@ -82,6 +89,12 @@ class Recommender:
         return top_k(scores, k)
 
     # -- to implement -------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Raise a ValueError for a bad hyper-parameter; called first thing in :meth:`fit`.
+
+        Subclasses extend it (calling ``super()._check_params()``) so that a wrong setting
+        fails at once, not after the data work or the first epochs."""
+
     def _fit(self, train: Interactions, item_features: dict[str, np.ndarray],
              valid: Interactions | None) -> None:
         raise NotImplementedError
@@ -107,10 +120,15 @@ def check_users(model: Recommender, users: Sequence[int] | np.ndarray) -> np.nda
 
 
 def check_item_features(item_features: Mapping[str, np.ndarray] | None, required: Sequence[str],
-                        n_items: int, model: str = "model") -> dict[str, np.ndarray]:
+                        n_items: int, model: str = "model", with_masks: bool = False
+                        ) -> dict[str, np.ndarray] | tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Validate the ``item_features`` dict: required modalities present, ``(n_items, d)``, finite.
 
     Returns a dict of float32 arrays. Extra modalities are kept (models may use them).
+    ``with_masks``: also return, per modality, the boolean availability mask ``(n_items,)``:
+    a :class:`handson.features.Features` brings its own ``mask`` (True where the item had
+    content, whatever its missing-content policy wrote in the other rows); for a plain array
+    the convention is that an all-zero row means "no content" (what ``missing="zero"`` writes).
     """
     feats = dict(item_features or {})
     missing = [m for m in required if m not in feats]
@@ -119,8 +137,9 @@ def check_item_features(item_features: Mapping[str, np.ndarray] | None, required
                          f"Pass e.g. item_features={{'{missing[0]}': V}} with V of shape (n_items, d); "
                          "see handson.features.")
     out: dict[str, np.ndarray] = {}
-    for name, x in feats.items():
-        x = np.asarray(x, dtype=np.float32)
+    masks: dict[str, np.ndarray] = {}
+    for name, raw in feats.items():
+        x = np.asarray(raw, dtype=np.float32)
         if x.ndim != 2 or x.shape[0] != n_items:
             raise ValueError(f"item_features[{name!r}] has shape {x.shape}; expected (n_items={n_items}, d), "
                              "one row per item of the dataset's item index.")
@@ -128,5 +147,15 @@ def check_item_features(item_features: Mapping[str, np.ndarray] | None, required
             rows = np.unique(np.nonzero(~np.isfinite(x))[0])
             raise ValueError(f"item_features[{name!r}] has NaN/inf in {len(rows)} row(s), e.g. {rows[:5].tolist()}; "
                              "extract with a missing-content policy ('zero' or 'mean') or fill them.")
-        out[name] = x
-    return out
+        out[name], masks[name] = x, _availability(raw, x, name)
+    return (out, masks) if with_masks else out
+
+
+def _availability(raw: object, x: np.ndarray, name: str) -> np.ndarray:
+    """The ``mask`` of a Features-like object (``values`` + ``mask``), else the non-zero rows of ``x``."""
+    mask = getattr(raw, "mask", None)
+    if isinstance(raw, np.ndarray) or not hasattr(raw, "values") or not isinstance(mask, np.ndarray):
+        return available_rows(x)        # a plain (or masked) array: all-zero rows have no content
+    if mask.shape != (len(x),):
+        raise ValueError(f"item_features[{name!r}].mask has shape {mask.shape}, expected ({len(x)},).")
+    return mask.astype(bool)

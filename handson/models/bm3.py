@@ -11,7 +11,7 @@ self-supervised alignments: **user-item** (a user's view against the view of an 
 interacted with) and **ID-modality** (an item's ID view against each of its projected
 modality features). ``ssl="bootstrap"`` uses BM3's negative-free objective: a shared linear
 predictor on the online side, cosine loss to a stop-gradient dropout target
-(:func:`~handson.models.contrastive.bootstrap_loss`), and the intra-modality term (features
+(:func:`~handson.models.losses.bootstrap_loss`), and the intra-modality term (features
 against their own dropout view).
 
 **Simplified or changed.** The model is trained with BPR (BM3 trains with the
@@ -34,11 +34,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
-from .contrastive import bootstrap_loss, info_nce
-from .freedom import prune_edges
-from .graph import normalized_adjacency, propagate
-from .modality import check_modalities, standardize
+from .graph import normalized_adjacency, propagate, prune_edges
+from .losses import bootstrap_loss, bpr_loss, info_nce
+from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
 
 __all__ = ["BM3", "BM3Module"]
@@ -92,7 +90,8 @@ class BM3(TorchRecommender):
         self.view_dropout, self.edge_dropout, self.ssl_batch = view_dropout, edge_dropout, ssl_batch
         self.n_layers, self.reg = n_layers, reg
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if self.ssl not in ("infonce", "bootstrap"):
             raise ValueError(f"ssl must be 'infonce' or 'bootstrap', got {self.ssl!r}.")
         if self.ssl_weight < 0 or self.temperature <= 0:
@@ -105,7 +104,9 @@ class BM3(TorchRecommender):
             raise ValueError(f"n_layers must be a non-negative integer, got {self.n_layers!r}.")
         if not isinstance(self.ssl_batch, (int, np.integer)) or self.ssl_batch < 2:
             raise ValueError(f"ssl_batch must be an integer >= 2, got {self.ssl_batch!r}.")
-        prepared = standardize(item_features, self.modalities, "BM3")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+        prepared = prepare(item_features, self.modalities, "BM3", masks=self.item_masks_)
         self._full_adj = normalized_adjacency(self.train_, device=self.device_)
         return BM3Module(train.n_users, train.n_items, self.factors, {m: x for m, (x, _) in prepared.items()},
                          {m: k for m, (_, k) in prepared.items()}, self._full_adj, int(self.n_layers))

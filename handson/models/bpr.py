@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
+from .losses import bpr_loss
 from .torch_base import TorchRecommender
 
 __all__ = ["BPR", "MFModule"]
@@ -42,30 +42,34 @@ class MFModule(nn.Module):
 
 
 class BPR(TorchRecommender):
-    """Matrix factorization with the BPR loss: ``score(u, i) = p_u . q_i (+ b_i)``.
+    """Matrix factorization with the BPR loss (Rendle et al., UAI 2009).
 
-    ``reg`` is the L2 penalty on the embeddings of each batch (users, positives, negatives),
-    as in the paper; ``item_bias`` adds a learned popularity term per item and ``reg_bias``
-    penalises it the same way (None: the same weight as ``reg``; 0: unpenalised);
-    ``init_std``: standard deviation of the normal initial embeddings; ``n_negatives``:
-    negatives per positive, the loss averaged over them.
-    Rendle et al., UAI 2009.
+    ``score(u, i) = p_u . q_i + b_i``: a user vector ``p_u`` and an item vector ``q_i`` of
+    ``factors`` numbers each, plus an item bias ``b_i`` (how much everyone likes the item).
+    Implicit feedback has no negatives, so training samples them: for each training pair
+    (u, i) it draws items j the user did not interact with and pushes ``score(u, i)`` above
+    ``score(u, j)`` with the loss ``-log sigmoid(score(u, i) - score(u, j))``
+    (:func:`handson.models.losses.bpr_loss`), a smooth version of "rank i above j".
 
-    Defaults (``n_negatives=4``, ``reg=0.005``, ``reg_bias=None``, ``lr=2e-3``,
-    ``init_std=0.001``, ``patience=10``, ``epochs=400``) were chosen on validation Recall@20
-    (per-user 70/10/20 split) as the best sum over toyshop (mean of split seeds 42, 0, 1:
-    0.319) and MovieLens latest-small (split seed 42: 0.215). Against one negative, an
-    unpenalised bias and patience 5 (0.314 and 0.202), MovieLens gains most: four negatives
-    give every step more ranking signal, the penalised bias keeps popularity from absorbing
-    it, and the curve there still rises slowly after 25 epochs without a new best. A small
-    initial scale matters as much as the penalty: with ``init_std=0.1`` no single ``reg``
-    suited both data sets.
-    Toyshop prefers a stronger penalty (``reg=0.02``: 0.343 on validation) that costs
-    MovieLens a quarter of its Recall; ``benchmarks/compare_cornac.py`` tunes both.
+    ``factors``: length of the vectors (capacity). ``reg``: L2 penalty on the vectors of each
+    batch (users, positives, negatives), the Gaussian prior of the paper: it keeps rarely
+    seen users and items from growing large, overconfident vectors. ``item_bias``: learn
+    ``b_i``; ``reg_bias`` penalises it the same way (None: the weight of ``reg``; 0:
+    unpenalised); a penalised bias keeps popularity from absorbing the signal the vectors
+    should learn. ``init_std``: standard deviation of the normal initial vectors; a small
+    initial scale with a small step (``lr``) trains more stably, because the scores start
+    near zero and early steps are not driven by random initial similarities.
+    ``n_negatives``: negatives per positive, the loss averaged over them; more ranking signal
+    per step for a higher cost per epoch. ``patience`` and ``epochs``: BPR's validation curve
+    rises slowly and noisily, so training runs long and stops late.
+
+    Defaults were chosen on validation data (per-user 70/10/20 splits of toyshop and
+    MovieLens); see ``benchmarks/`` and the README table. Small, dense data sets may prefer a
+    stronger ``reg`` (``benchmarks/compare_cornac.py`` tunes it).
     """
 
-    def __init__(self, factors: int = 64, reg: float = 0.005, item_bias: bool = True,
-                 reg_bias: float | None = None, init_std: float = 0.001, lr: float = 2e-3,
+    def __init__(self, factors: int = 64, reg: float = 5e-3, item_bias: bool = True,
+                 reg_bias: float | None = None, init_std: float = 1e-3, lr: float = 2e-3,
                  epochs: int = 400, n_negatives: int = 4, patience: int = 10, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, n_negatives=n_negatives,
                          patience=patience, **kwargs)

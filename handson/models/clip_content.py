@@ -25,36 +25,33 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
 from .base import Recommender
+from .losses import bpr_loss
+from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
 
 __all__ = ["CLIPContent", "CLIPContentMLP", "content_embeddings", "mean_user_embeddings"]
 
 
 def content_embeddings(item_features: Mapping[str, np.ndarray], modalities: Sequence[str],
-                       normalize: bool = True) -> np.ndarray:
+                       normalize: bool = True, masks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Item embeddings ``(n_items, d)``: the mean of the chosen modalities' rows.
 
-    Each modality row is L2-normalised first (``normalize``). An all-zero row means the
-    content is missing (the ``missing="zero"`` policy of :mod:`handson.features`): the
-    mean is taken over the modalities an item has, and an item with none stays all zero
-    (it then scores 0 for every user).
+    Each modality row is L2-normalised first (``normalize``). An item without a modality's
+    content (``masks``; by default an all-zero row, the ``missing="zero"`` policy of
+    :mod:`handson.features`) leaves it out: the mean is taken over the modalities an item
+    has, and an item with none stays all zero (it then scores 0 for every user).
     """
-    mats = [np.asarray(item_features[m], dtype=np.float32) for m in modalities]
-    dims = {m: x.shape[1] for m, x in zip(modalities, mats)}
+    prepared = prepare(item_features, modalities, "CLIPContent", how="l2" if normalize else None,
+                       masks=masks, require_content=False)
+    dims = {m: x.shape[1] for m, (x, _) in prepared.items()}
     if len(set(dims.values())) > 1:
         raise ValueError(f"Averaging modalities needs one joint space (one width d), got {dims}. "
                          "Use CLIP features (handson.features.clip_features) or a single modality, "
                          "e.g. modalities=('text',).")
-    total = np.zeros_like(mats[0])
-    count = np.zeros((mats[0].shape[0], 1), dtype=np.float32)
-    for x in mats:
-        norm = np.linalg.norm(x, axis=1, keepdims=True)
-        present = norm > 0
-        total += x / np.where(present, norm, 1.0) if normalize else x
-        count += present
-    return total / np.maximum(count, 1.0)
+    total = sum(x for x, _ in prepared.values())
+    count = sum(mask.astype(np.float32) for _, mask in prepared.values())[:, None]
+    return (total / np.maximum(count, 1.0)).astype(np.float32)
 
 
 def mean_user_embeddings(train_csr: sp.csr_matrix, item_emb: np.ndarray) -> np.ndarray:
@@ -67,16 +64,6 @@ def mean_user_embeddings(train_csr: sp.csr_matrix, item_emb: np.ndarray) -> np.n
     return np.asarray(scale @ train_csr @ item_emb, dtype=np.float32)
 
 
-def _check_modalities(modalities: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(modalities, str):
-        modalities = (modalities,)
-    modalities = tuple(modalities)
-    if not modalities or len(set(modalities)) != len(modalities):
-        raise ValueError(f"modalities must name one or more distinct item_features keys, got {modalities}; "
-                         "e.g. ('image', 'text') or ('text',) for the text-only ablation.")
-    return modalities
-
-
 class CLIPContent(Recommender):
     """Content-only recommender: ``score(u, i) = mean_{j in I_u} e_j . e_i``, no training.
 
@@ -87,12 +74,12 @@ class CLIPContent(Recommender):
     """
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), normalize: bool = True):
-        self.modalities = _check_modalities(modalities)
+        self.modalities = check_modalities(modalities, "CLIPContent")
         self.normalize = normalize
 
     def _fit(self, train: Interactions, item_features: dict[str, np.ndarray],
              valid: Interactions | None) -> None:
-        self.item_embeddings_ = content_embeddings(item_features, self.modalities, self.normalize)
+        self.item_embeddings_ = content_embeddings(item_features, self.modalities, self.normalize, self.item_masks_)
         self.user_embeddings_ = mean_user_embeddings(self.train_, self.item_embeddings_)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
@@ -160,7 +147,7 @@ class CLIPContentMLP(TorchRecommender):
                  hidden: int = 128, dropout: float = 0.0, lr: float = 1e-3, epochs: int = 20,
                  **kwargs) -> None:
         super().__init__(lr=lr, epochs=epochs, **kwargs)
-        self.modalities = _check_modalities(modalities)
+        self.modalities = check_modalities(modalities, "CLIPContentMLP")
         self.normalize, self.hidden, self.dropout = normalize, hidden, dropout
 
     def _check_params(self) -> None:
@@ -171,7 +158,7 @@ class CLIPContentMLP(TorchRecommender):
             raise ValueError(f"CLIPContentMLP: dropout must lie in [0, 1), got {self.dropout!r}.")
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
-        items = content_embeddings(item_features, self.modalities, self.normalize)
+        items = content_embeddings(item_features, self.modalities, self.normalize, self.item_masks_)
         sums = np.asarray(self.train_ @ items, dtype=np.float32)
         counts = np.asarray(self.train_.sum(axis=1)).ravel()
         return _PairMLP(items, sums, counts, self.hidden, self.dropout)

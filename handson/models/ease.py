@@ -18,16 +18,22 @@ __all__ = ["EASE"]
 
 
 class EASE(Recommender):
-    """EASE^R with L2 strength ``lam``.
+    """EASE^R with L2 strength ``lam`` (Steck, WWW 2019).
 
-    ``lam=200`` is the default: on the validation splits of toyshop and MovieLens
-    latest-small Recall@20 changed by under 3% for lam in 100..500 (the paper reports
-    200..1000 for larger data sets; small data sets want the lower end).
+    ``lam``: the L2 penalty on the item-item weights ``B``; it keeps ``G + lam I`` invertible
+    and pulls the weights of rarely co-occurring items towards 0 (small data sets want the
+    lower end of the paper's range). ``max_items``: the largest catalog for which the dense
+    ``(n_items, n_items)`` inversion is attempted. Defaults were chosen on validation data;
+    see ``benchmarks/run_all.py`` and the README table.
     """
 
     def __init__(self, lam: float = 200.0, max_items: int = 30_000):
         self.lam = lam
         self.max_items = max_items
+
+    def _check_params(self) -> None:
+        if self.lam <= 0:
+            raise ValueError(f"lam={self.lam} must be positive (it keeps G + lam*I invertible).")
 
     def _fit(self, train: Interactions, item_features: dict, valid: Interactions | None) -> None:
         n = self.n_items_
@@ -36,8 +42,6 @@ class EASE(Recommender):
             raise ValueError(f"EASE needs a dense {n:,} x {n:,} matrix (~{gib:.1f} GiB in float64), "
                              f"over max_items={self.max_items:,}. Filter the catalog "
                              "(Dataset.kcore) or raise max_items if you have the memory.")
-        if self.lam <= 0:
-            raise ValueError(f"lam={self.lam} must be positive (it keeps G + lam*I invertible).")
         X = self.train_
         G = (X.T @ X).toarray().astype(np.float64)
         G[np.diag_indices(n)] += self.lam

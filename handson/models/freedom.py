@@ -26,34 +26,17 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
-from .graph import normalized_adjacency, propagate, sparse_mm, to_torch_sparse
+from .graph import normalized_adjacency, propagate, prune_edges, sparse_mm, to_torch_sparse
 from .item_graph import modality_graph
-from .modality import check_modalities, standardize
+from .losses import bpr_loss
+from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
 
-__all__ = ["FREEDOM", "FREEDOMModule", "prune_edges"]
-
-
-def prune_edges(train_csr: sp.csr_matrix, dropout: float, rng: np.random.Generator) -> sp.csr_matrix:
-    """FREEDOM's degree-sensitive pruning: keep ``1 - dropout`` of the edges of ``train_csr``
-    ``(n_users, n_items)``, drawn without replacement with weights ``1/sqrt(d_u d_i)``."""
-    r = sp.csr_matrix(train_csr)
-    if dropout <= 0:
-        return r
-    users = np.repeat(np.arange(r.shape[0]), np.diff(r.indptr))
-    items = r.indices
-    d_u, d_i = np.diff(r.indptr), np.bincount(items, minlength=r.shape[1])
-    w = 1.0 / np.sqrt(d_u[users] * d_i[items])
-    keep = max(1, int(round(r.nnz * (1.0 - dropout))))
-    keys = np.log(rng.random(r.nnz)) / w                # Efraimidis-Spirakis weighted sampling
-    kept = np.argpartition(-keys, keep - 1)[:keep]
-    return sp.csr_matrix((np.ones(keep, np.float32), (users[kept], items[kept])), shape=r.shape)
+__all__ = ["FREEDOM", "FREEDOMModule", "prune_edges"]   # prune_edges: from .graph, kept importable here
 
 
 class FREEDOMModule(nn.Module):
@@ -111,15 +94,26 @@ class FREEDOM(TorchRecommender):
         self.n_layers, self.n_item_layers = n_layers, n_item_layers
         self.feature_weight, self.reg = feature_weight, reg
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout} is the share of edges pruned; it must lie in [0, 1).")
         for name in ("n_layers", "n_item_layers"):
             if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}.")
-        prepared = standardize(item_features, self.modalities, "FREEDOM")
-        raw = {m: item_features[m] for m in self.modalities}
-        self.item_graph_ = modality_graph(raw, self.knn_k, self.weights, verbose=self.verbose)
+        if not isinstance(self.knn_k, (int, np.integer)) or self.knn_k < 1:
+            raise ValueError(f"knn_k={self.knn_k!r} must be a positive integer number of neighbours.")
+        unknown = sorted(set(self.weights or {}) - set(self.modalities))
+        if unknown:
+            raise ValueError(f"weights name modalities {unknown} that are not in item_features "
+                             f"modalities {list(self.modalities)}.")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+        prepared = prepare(item_features, self.modalities, "FREEDOM", masks=self.item_masks_)
+        # the graph is built on the features as given, missing rows zeroed: they get no neighbours
+        raw = prepare(item_features, self.modalities, "FREEDOM", how=None, masks=self.item_masks_)
+        self.item_graph_ = modality_graph({m: x for m, (x, _) in raw.items()}, self.knn_k, self.weights,
+                                          verbose=self.verbose)
         item_adj = to_torch_sparse(self.item_graph_, self.device_)
         item_adj_t = to_torch_sparse(self.item_graph_.T, self.device_)
         self._full_adj = normalized_adjacency(self.train_, device=self.device_)

@@ -27,9 +27,8 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bce_loss, bpr_loss
-from .contrastive import info_nce
-from .modality import check_modalities, standardize
+from .losses import bce_loss, bpr_loss, info_nce
+from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
 
 __all__ = ["MMFusion", "FusionModule", "FUSIONS"]
@@ -135,7 +134,7 @@ class MMFusion(TorchRecommender):
     numeric columns such as a standardized price). ``fusion``: "concat" | "gate" | "attention".
     ``loss``: "bpr" | "bce". ``hidden``: MLP layer widths; ``dropout`` inside the MLP.
     ``align_weight``: weight of the image-text InfoNCE alignment loss (0 = off), at
-    ``temperature``. Modality features are standardized per column (``modality.standardize``).
+    ``temperature``. Modality features are standardized per column (:func:`handson.models.modality.prepare`).
     """
 
     #: users per scoring chunk are chosen so that chunk x n_items pairs stay small in memory
@@ -151,7 +150,8 @@ class MMFusion(TorchRecommender):
         self.fusion, self.loss, self.hidden, self.dropout = fusion, loss, tuple(hidden), dropout
         self.align_weight, self.temperature, self.align = align_weight, temperature, tuple(align)
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}.")
         if self.loss not in ("bpr", "bce"):
@@ -162,7 +162,9 @@ class MMFusion(TorchRecommender):
         if self.align_weight > 0 and (len(self.align) != 2 or not set(self.align) <= set(self.modalities)):
             raise ValueError(f"The alignment loss pairs two of the model's modalities {self.modalities}, "
                              f"got align={self.align}; pass e.g. modalities=('image', 'text').")
-        prepared = standardize(item_features, self.modalities, "MMFusion")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+        prepared = prepare(item_features, self.modalities, "MMFusion", masks=self.item_masks_)
         feats = {m: x for m, (x, _) in prepared.items()}
         warm = train.item_counts() > 0               # items never trained have no ID token
         masks = np.stack([warm] + [mk for _, mk in prepared.values()], axis=1)

@@ -18,7 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["bipartite_adjacency", "normalized_adjacency", "to_torch_sparse", "sparse_mm", "propagate"]
+__all__ = ["bipartite_adjacency", "normalized_adjacency", "to_torch_sparse", "sparse_mm", "propagate",
+           "prune_edges"]
 
 
 def bipartite_adjacency(train_csr: sp.spmatrix) -> sp.csr_matrix:
@@ -90,3 +91,19 @@ def propagate(adj: torch.Tensor, x: torch.Tensor, n_layers: int) -> list[torch.T
     for _ in range(n_layers):
         layers.append(sparse_mm(adj, layers[-1]))
     return layers
+
+
+def prune_edges(train_csr: sp.csr_matrix, dropout: float, rng: np.random.Generator) -> sp.csr_matrix:
+    """FREEDOM's degree-sensitive pruning: keep ``1 - dropout`` of the edges of ``train_csr``
+    ``(n_users, n_items)``, drawn without replacement with weights ``1/sqrt(d_u d_i)``."""
+    r = sp.csr_matrix(train_csr)
+    if dropout <= 0:
+        return r
+    users = np.repeat(np.arange(r.shape[0]), np.diff(r.indptr))
+    items = r.indices
+    d_u, d_i = np.diff(r.indptr), np.bincount(items, minlength=r.shape[1])
+    w = 1.0 / np.sqrt(d_u[users] * d_i[items])
+    keep = max(1, int(round(r.nnz * (1.0 - dropout))))
+    keys = np.log(rng.random(r.nnz)) / w                # Efraimidis-Spirakis weighted sampling
+    kept = np.argpartition(-keys, keep - 1)[:keep]
+    return sp.csr_matrix((np.ones(keep, np.float32), (users[kept], items[kept])), shape=r.shape)

@@ -19,11 +19,15 @@ __all__ = ["ItemKNN", "topk_sparse_rows"]
 
 
 class ItemKNN(Recommender):
-    """Item-item cosine kNN.
+    """Item-item cosine kNN: recommend what resembles, in who interacted with it, what the user had.
 
-    Defaults (``k=100``, ``shrink=10``) were chosen on the validation split of toyshop and
-    MovieLens latest-small (see ``benchmarks/run_all.py``); both data sets were within a
-    few percent of their best Recall@20 for any k in 50..200 and shrink in 0..50.
+    ``k``: neighbours kept per item; fewer neighbours drop the noisy similarities of the long
+    tail, more keep coverage. ``shrink``: added to the denominator of the cosine, so that a
+    similarity resting on a handful of common users counts less than one resting on many.
+    ``block_size``: items per block of the similarity computation (memory, not results).
+
+    Defaults were chosen on validation data (toyshop and MovieLens); the results change
+    little over a wide range of both. See ``benchmarks/run_all.py`` and the README table.
     """
 
     def __init__(self, k: int = 100, shrink: float = 10.0, block_size: int = 2048):
@@ -31,9 +35,11 @@ class ItemKNN(Recommender):
         self.shrink = shrink
         self.block_size = block_size
 
-    def _fit(self, train: Interactions, item_features: dict, valid: Interactions | None) -> None:
+    def _check_params(self) -> None:
         if self.k < 1:
             raise ValueError(f"k={self.k} neighbours must be at least 1.")
+
+    def _fit(self, train: Interactions, item_features: dict, valid: Interactions | None) -> None:
         X = self.train_
         XT = X.T.tocsr()
         norms = np.sqrt(np.asarray(X.sum(axis=0)).ravel()).astype(np.float32)

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bpr_loss
 from .graph import normalized_adjacency, propagate
+from .losses import bpr_loss
 from .torch_base import TorchRecommender
 
 __all__ = ["LightGCN", "LightGCNModule"]
@@ -41,22 +41,27 @@ class LightGCNModule(nn.Module):
 
 
 class LightGCN(TorchRecommender):
-    """LightGCN (He et al., SIGIR 2020): no feature transforms, no non-linearities, only
-    ``n_layers`` rounds of neighbourhood averaging over the user-item graph, the layers
-    averaged. ``score(u, i) = e_u . e_i`` with the final embeddings; trained with BPR and an
-    L2 penalty ``reg`` on the ego (layer-0) embeddings of each batch, as in the paper.
-    ``n_layers=0`` is plain BPR-MF. ``init_std``: standard deviation of the normal initial
-    ego embeddings.
+    """LightGCN (He et al., SIGIR 2020): collaborative filtering as smoothing over the graph.
 
-    Defaults (``n_layers=2``, ``reg=1e-3``) were chosen on validation Recall@20 (per-user
-    70/10/20 split, seed 42) over 2-3 layers, ``reg`` in {1e-4, 1e-3, 3e-3} and ``init_std``
-    in {0.1, 0.01}: the best mean over toyshop (0.327) and MovieLens latest-small (0.204).
-    The paper's 3 layers with ``reg=1e-4`` reached 0.320 and 0.201. ``n_negatives=4`` (as
-    for BPR-MF) then raised validation Recall@20 from 0.322 to 0.323 on toyshop (mean of
-    split seeds 42, 0, 1) and from 0.214 to 0.223 on MovieLens (split seed 42), for about
-    1.2x the time per epoch on MovieLens (the propagation over the whole graph dominates a
-    batch) and 2x on toyshop. Toyshop prefers ``reg=1e-2`` (0.335), which costs MovieLens a
-    fifth of its Recall.
+    Users and items are the nodes of one graph, with an edge for every training interaction.
+    Each node starts from an ID embedding (``E_0``); a layer replaces every embedding by the
+    normalized average of its neighbours' (``E_{l+1} = A E_l``), without feature transforms
+    or non-linearities, and the final embedding is the mean of the ``n_layers + 1`` layers.
+    After one layer a user looks like the items she interacted with, after two like the users
+    who share her items: the propagation spreads the collaborative signal that BPR-MF has to
+    learn from single triples. ``score(u, i) = e_u . e_i`` with the final embeddings, trained
+    with the BPR loss.
+
+    ``n_layers``: propagation depth (``0`` is plain BPR-MF; deeper graphs over-smooth, every
+    embedding drifting to the same average). ``reg``: L2 penalty on the ego (layer-0)
+    embeddings of each batch, as in the paper. ``init_std``: standard deviation of the normal
+    initial ego embeddings. ``n_negatives``: negatives per positive, the BPR loss averaged
+    over them: more ranking signal per step, for a modest cost because the propagation over
+    the whole graph dominates a batch.
+
+    Defaults were chosen on validation data (per-user 70/10/20 splits of toyshop and
+    MovieLens); see ``benchmarks/`` and the README table. Small, dense data sets may prefer a
+    stronger ``reg``.
     """
 
     def __init__(self, factors: int = 64, n_layers: int = 2, reg: float = 1e-3, init_std: float = 0.1,
@@ -66,9 +71,12 @@ class LightGCN(TorchRecommender):
                          n_negatives=n_negatives, **kwargs)
         self.n_layers, self.reg, self.init_std = n_layers, reg, init_std
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if not isinstance(self.n_layers, (int, np.integer)) or self.n_layers < 0:
             raise ValueError(f"n_layers must be a non-negative integer, got {self.n_layers!r}.")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         adj = normalized_adjacency(self.train_, device=self.device_)
         self._cache = None
         return LightGCNModule(adj, train.n_users, self.factors, int(self.n_layers), self.init_std)

@@ -38,9 +38,8 @@ class TorchRecommender(Recommender):
     ``weight_decay`` (optimizer L2 / decoupled decay with ``optimizer="adamw"``), ``epochs``,
     ``batch_size``, ``n_negatives`` (per positive), ``eval_every`` (epochs between
     validations), ``patience`` (validations without improvement before stopping; 5, i.e.
-    25 epochs at the default ``eval_every``: with 3, the slowly rising, noisy validation
-    curves of BPR-MF and VBPR on MovieLens stopped on a flat stretch, and VBPR's test
-    Recall@20 averaged over three splits fell from 0.198 to 0.192),
+    25 epochs at the default ``eval_every``: validation curves of ranking models rise
+    slowly and noisily, and a shorter patience stops them on a flat stretch),
     ``metric`` (validation metric, e.g. "Recall@20"), ``device`` (None: CUDA when available),
     ``seed``, ``verbose`` (tqdm over epochs), ``precision`` ("auto": bfloat16/float16
     autocast on CUDA, float32 elsewhere; or "fp32", "bf16", "fp16"), ``threads`` (CPU
@@ -50,7 +49,8 @@ class TorchRecommender(Recommender):
     torch's own setting, useful for wide autoencoders on many cores).
 
     After ``fit``: ``module_``, ``device_``, ``history_`` (:class:`handson.training.History`),
-    ``fit_seconds_``.
+    ``training_`` (:class:`handson.training.TrainState`: the history plus the optimizer,
+    random and early-stopping state that :meth:`save_checkpoint` writes), ``fit_seconds_``.
     """
 
     #: users scored per forward pass in ``score`` (lower it for memory-hungry scorers)
@@ -76,7 +76,6 @@ class TorchRecommender(Recommender):
         ``checkpoint``: a file rewritten after every epoch; ``resume_from``: a checkpoint
         (from ``checkpoint=`` or :meth:`save_checkpoint`) to continue training from.
         """
-        self._check_params()
         self._fit_options = {"resume_from": resume_from, "checkpoint": checkpoint}
         start = time.perf_counter()
         super().fit(train, item_features, valid)
@@ -98,6 +97,8 @@ class TorchRecommender(Recommender):
             raise ValueError(f"threads must be a positive integer or None, got {self.threads!r}.")
         if not isinstance(self.metric, str) or "@" not in self.metric:
             raise ValueError(f"metric must look like 'Recall@20' or 'nDCG@10', got {self.metric!r}.")
+        training.check_optimizer(self.optimizer)
+        training.check_precision(self.precision)
 
     def _fit(self, train: Interactions, item_features: dict[str, np.ndarray],
              valid: Interactions | None) -> None:
@@ -105,7 +106,8 @@ class TorchRecommender(Recommender):
         torch.manual_seed(self.seed)
         with torch_threads(self.threads if self.device_.type == "cpu" else None):
             self.module_ = self._build(train, item_features).to(self.device_)
-            self.history_ = training.fit_loop(self, train, valid, **self._fit_options)
+            self.training_ = training.fit_loop(self, train, valid, **self._fit_options)
+            self.history_ = self.training_.history
 
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the state after the last epoch trained; continue with ``fit(..., resume_from=path)``."""

@@ -14,11 +14,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
-from ..training import bce_loss, bpr_loss
+from .losses import bce_loss, bpr_loss, in_batch_softmax_loss
 from .torch_base import TorchRecommender
 
 __all__ = ["TwoTowerMLP", "TwoTowerDot", "mlp"]
@@ -75,9 +74,12 @@ class TwoTowerMLP(TorchRecommender):
         super().__init__(factors=factors, n_negatives=n_negatives, lr=lr, epochs=epochs, **kwargs)
         self.hidden, self.dropout, self.reg = tuple(hidden), dropout, reg
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if not self.hidden:
             raise ValueError("hidden must name at least one layer width, e.g. hidden=(64, 32).")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         return _ConcatMLP(train.n_users, train.n_items, self.factors, self.hidden, self.dropout)
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -126,9 +128,12 @@ class TwoTowerDot(TorchRecommender):
         super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
         self.hidden, self.dropout, self.loss, self.reg = tuple(hidden), dropout, loss, reg
 
-    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
+    def _check_params(self) -> None:
+        super()._check_params()
         if self.loss not in ("softmax", "bpr"):
             raise ValueError(f"loss must be 'softmax' or 'bpr', got {self.loss!r}.")
+
+    def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         self._items = None
         counts = np.asarray(self.train_.sum(axis=0)).ravel() + 1.0
         self._log_q = torch.log(torch.as_tensor(counts / counts.sum(), dtype=torch.float32)).to(self.device_)
@@ -142,8 +147,7 @@ class TwoTowerDot(TorchRecommender):
             logits = u @ pos.T - self._log_q[batch["pos"]]
             same = batch["pos"].unsqueeze(0) == batch["pos"].unsqueeze(1)
             logits = logits.masked_fill(same & ~torch.eye(len(u), dtype=torch.bool, device=u.device), -1e4)
-            target = torch.arange(len(u), device=u.device)
-            return F.cross_entropy(logits.float(), target) + self.reg * l2
+            return in_batch_softmax_loss(logits) + self.reg * l2
         neg = m.items(batch["neg"])
         neg_s = (u.unsqueeze(1) * neg).sum(-1) if neg.dim() == 3 else (u * neg).sum(-1)
         return bpr_loss((u * pos).sum(-1), neg_s) + self.reg * (l2 + neg.pow(2).sum() / len(u))

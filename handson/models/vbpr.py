@@ -12,7 +12,7 @@ AAAI 2016. https://arxiv.org/abs/1510.01784
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -20,35 +20,30 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
+from .losses import bpr_loss
+from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
 
 __all__ = ["VBPR", "VBPRModule", "prepare_features"]
 
 
-def prepare_features(item_features: dict[str, np.ndarray], modalities: Sequence[str],
-                     normalize: str | None = "l2", dim: int | None = None,
-                     joint: bool = False) -> list[np.ndarray]:
+def prepare_features(item_features: Mapping[str, np.ndarray], modalities: Sequence[str],
+                     normalize: str | None = "l2", dim: int | None = None, joint: bool = False,
+                     masks: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
     """The chosen modalities as float32 blocks ``(n_items, d_m)``, each scaled by ``normalize``.
 
     ``"l2"``: unit-norm rows, so no modality dominates by scale; ``"standard"``: zero mean
-    and unit variance per column; ``None``: as given. All-zero rows (missing content under
-    the ``missing="zero"`` policy of :mod:`handson.features`) stay exactly zero under every
-    option, so the item gets no content score from that modality, only its ID part.
-    ``joint``: concatenate the scaled blocks into one. ``dim``: keep only the top ``dim``
-    singular directions of each block (a truncated SVD, computed once, no centring so zero
-    rows stay zero): ``E`` then learns from ``dim`` instead of ``d_m`` inputs, much faster
-    on a CPU for 1000+ dimensional features.
+    and unit variance per column; ``None``: as given (:func:`handson.models.modality.prepare`
+    does the scaling). Items without the content (``masks``, default: the all-zero rows) get
+    an exactly zero row under every option, so the item gets no content score from that
+    modality, only its ID part. ``joint``: concatenate the scaled blocks into one. ``dim``:
+    keep only the top ``dim`` singular directions of each block (a truncated SVD, computed
+    once, no centring so zero rows stay zero): ``E`` then learns from ``dim`` instead of
+    ``d_m`` inputs, much faster on a CPU for 1000+ dimensional features.
     """
-    blocks = []
-    for m in modalities:
-        x = np.asarray(item_features[m], dtype=np.float32)
-        present = np.abs(x).sum(1, keepdims=True) > 0
-        if normalize == "l2":
-            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        elif normalize == "standard":
-            rows = x[present[:, 0]] if present.any() else x
-            x = (x - rows.mean(0)) / np.maximum(rows.std(0), 1e-6) * present
-        blocks.append(x)
+    how = "standardize" if normalize == "standard" else normalize
+    prepared = prepare(item_features, modalities, "VBPR", how=how, masks=masks, require_content=False)
+    blocks = [x for x, _ in prepared.values()]
     if joint:
         blocks = [np.concatenate(blocks, axis=1)]
     out = []
@@ -75,7 +70,7 @@ class VBPRModule(nn.Module):
     """
 
     def __init__(self, n_users: int, features: list[np.ndarray], known: np.ndarray, factors: int,
-                 content_factors: int, init_std: float = 0.001) -> None:
+                 content_factors: int, init_std: float = 1e-3) -> None:
         super().__init__()
         n_items = len(known)
         self.factors, self.content_factors = factors, content_factors
@@ -110,46 +105,47 @@ class VBPRModule(nn.Module):
 class VBPR(TorchRecommender):
     """Visual BPR (He & McAuley, AAAI 2016) over any set of modalities.
 
-    ``modalities``: the ``item_features`` keys to use, concatenated into ``f_i``;
-    ``projection``: ``"concat"`` (one ``E`` over the concatenation, as in the paper) or
-    ``"per_modality"`` (one ``E_m`` per modality, each with ``content_factors`` outputs);
-    ``normalize``: how each modality is scaled first, ``feature_dim``: optional truncated
-    SVD to that many dimensions, for speed (see :func:`prepare_features`), of the
-    concatenated modalities (``"concat"``) or of each modality (``"per_modality"``);
-    ``reg``: L2 penalty on the batch's user rows and item factors, not the item bias (BPR-MF
-    penalises its bias by default, ``reg_bias``; validation did not favour that here);
-    ``reg_content``: L2 penalty on the projection ``E`` (and ``beta'``), the paper's lambda_E;
-    ``init_std``: standard deviation of the normal initial user rows (item ID rows start at 0).
-    Items absent from ``train`` are scored through their features alone.
+    BPR-MF learns an item only from its interactions, so an item bought by few people gets a
+    poor vector and a new item none at all. VBPR adds a content part to every score: the
+    item's features ``f_i`` (image, text, ... concatenated) are projected by a learned ``E``
+    into a small space where each user has a taste vector ``theta_u``, plus a content bias
+    ``beta' . f_i`` (how much the look of an item pleases everyone). Items absent from
+    ``train`` are scored through their features alone. Trained with the BPR loss.
 
-    Defaults (``factors=64``, ``content_factors=32``, ``reg=0.005``, ``reg_content=5e-5``,
-    ``feature_dim=128``, ``init_std=0.001``, ``lr=2e-3``) were chosen on validation Recall@20
-    (per-user 70/10/20 split, seed 42), the best mean over toyshop (0.320) and MovieLens
-    latest-small with poster + title features (0.193); as for BPR-MF, a small initial scale
-    with a smaller step beat ``init_std=0.1, lr=5e-3`` (0.298 and 0.184). Decaying every
-    parameter (Adam ``weight_decay``) helped toyshop but cost MovieLens a fifth of its Recall
-    (its 9,724 item vectors shrink at every step). A
-    128-dimensional SVD of the concatenated image + text features scores as well as the raw
-    1664 columns (and as 128 per modality) and makes an epoch several times cheaper;
-    ``feature_dim=None`` keeps the raw features, as the paper.
+    ``modalities``: the ``item_features`` keys to use. ``content_factors``: size of the
+    content space (``theta_u`` and the rows of ``E``). ``projection``: ``"concat"`` (one
+    ``E`` over the concatenation, as in the paper) or ``"per_modality"`` (one ``E_m`` per
+    modality, each with ``content_factors`` outputs). ``normalize``: how each modality is
+    scaled first, ``"l2"`` (unit rows, so no modality dominates by scale), ``"standard"``
+    or None (see :func:`prepare_features`). ``feature_dim``: keep the top singular
+    directions of the features (a truncated SVD, computed once) for speed: the projection
+    then learns from ``feature_dim`` inputs instead of thousands, and the leading directions
+    carry most of what the content says; None keeps the raw features, as the paper does.
+    ``reg``: L2 penalty on the batch's user rows and item factors (not the item bias).
+    ``reg_content``: L2 penalty on ``E`` and ``beta'``, the paper's lambda_E; it must stay
+    small, since ``E`` is shared by every item. ``init_std``: standard deviation of the
+    normal initial user rows (item ID rows start at 0); as for BPR-MF, a small initial scale
+    with a small step (``lr``) trains more stably. Adam's ``weight_decay`` (inherited) decays
+    every parameter at every step, which shrinks the many item vectors of a large catalog;
+    the per-batch ``reg`` penalties are the better regularizer here.
+
+    Defaults were chosen on validation data (per-user 70/10/20 splits of toyshop and of
+    MovieLens with poster and title features); see ``benchmarks/`` and the README table.
     """
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), factors: int = 64,
                  content_factors: int = 32, projection: str = "concat", normalize: str | None = "l2",
-                 feature_dim: int | None = 128, reg: float = 0.005, reg_content: float = 5e-5,
-                 init_std: float = 0.001, lr: float = 2e-3, epochs: int = 200, **kwargs) -> None:
+                 feature_dim: int | None = 128, reg: float = 5e-3, reg_content: float = 5e-5,
+                 init_std: float = 1e-3, lr: float = 2e-3, epochs: int = 200, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
         self.reg_content = reg_content
-        self.modalities = (modalities,) if isinstance(modalities, str) else tuple(modalities)
+        self.modalities = check_modalities(modalities, "VBPR")
         self.content_factors, self.projection = content_factors, projection
         self.normalize, self.feature_dim, self.reg = normalize, feature_dim, reg
         self.init_std = init_std
 
     def _check_params(self) -> None:
         super()._check_params()
-        if not self.modalities or len(set(self.modalities)) != len(self.modalities):
-            raise ValueError(f"VBPR: modalities must name one or more distinct item_features keys, "
-                             f"got {self.modalities}; e.g. ('image', 'text') or ('image',).")
         if not isinstance(self.content_factors, (int, np.integer)) or self.content_factors < 1:
             raise ValueError(f"VBPR: content_factors must be a positive integer, got {self.content_factors!r}.")
         if self.projection not in ("concat", "per_modality"):
@@ -167,7 +163,7 @@ class VBPR(TorchRecommender):
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         per_modality = self.projection == "per_modality"
         blocks = prepare_features(item_features, self.modalities, self.normalize, self.feature_dim,
-                                  joint=not per_modality)
+                                  joint=not per_modality, masks=self.item_masks_)
         self.known_items_ = train.item_counts() > 0
         return VBPRModule(train.n_users, blocks, self.known_items_, self.factors, self.content_factors,
                           self.init_std)
@@ -198,7 +194,7 @@ class VBPR(TorchRecommender):
         # L2 per sample as in BPR-MF: every sampled user row and item vector (here not the bias)
         l2 = (torch.bincount(inv, minlength=len(uniq)) * u.pow(2).sum(1)).sum() + ids[:, :k].pow(2).sum()
         l2_content = sum(p.weight.pow(2).sum() for p in m.proj)
-        return -F.logsigmoid(x_uij).mean() + self.reg * l2 / B + self.reg_content * l2_content
+        return bpr_loss(x_uij, torch.zeros_like(x_uij)) + self.reg * l2 / B + self.reg_content * l2_content
 
     def _before_scoring(self) -> None:
         self._item_vectors_, self._item_bias_ = self.module_.items()

@@ -1,64 +1,11 @@
-"""Contrastive losses (handson.models.contrastive) and the self-supervised BM3 model."""
-import math
+"""The self-supervised BM3 model (its losses are tested in test_losses.py)."""
 
 import numpy as np
 import pytest
 import torch
 
 from handson.models import BM3, MostPop
-from handson.models.contrastive import bootstrap_loss, info_nce
 from mm_synthetic import recall, synthetic
-
-
-def test_info_nce_is_low_for_aligned_views_and_log_b_for_random():
-    g = torch.Generator().manual_seed(0)
-    a = torch.randn(256, 32, generator=g)
-    assert info_nce(a, a, temperature=0.05).item() < 0.05
-    b = torch.randn(256, 32, generator=g)
-    assert abs(info_nce(a, b, temperature=1.0).item() - math.log(256)) < 0.3
-    assert info_nce(a, a + 0.1 * b).item() < info_nce(a, b).item()
-
-
-def test_info_nce_matches_hand_computation():
-    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    b = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
-    an, bn = a, b / b.norm(dim=1, keepdim=True)
-    logits = an @ bn.T / 0.5
-    expected = -torch.log_softmax(logits, dim=1).diag().mean()
-    assert info_nce(a, b, temperature=0.5, symmetric=False).item() == pytest.approx(expected.item(), rel=1e-5)
-    both = 0.5 * (expected - torch.log_softmax(logits.T, dim=1).diag().mean())
-    assert info_nce(a, b, temperature=0.5).item() == pytest.approx(both.item(), rel=1e-5)
-
-
-def test_info_nce_gradient_pulls_views_together():
-    torch.manual_seed(0)
-    a = torch.randn(16, 8, requires_grad=True)
-    b = torch.randn(16, 8)
-    opt = torch.optim.SGD([a], lr=1.0)
-    before = info_nce(a, b).item()
-    for _ in range(50):
-        opt.zero_grad()
-        info_nce(a, b).backward()
-        opt.step()
-    assert info_nce(a, b).item() < 0.5 * before
-
-
-def test_bootstrap_loss_range_and_stop_gradient():
-    p = torch.randn(10, 4, requires_grad=True)
-    t = torch.randn(10, 4, requires_grad=True)
-    assert bootstrap_loss(p, p.detach()).item() == pytest.approx(0.0, abs=1e-6)
-    assert bootstrap_loss(p, -p.detach()).item() == pytest.approx(2.0, abs=1e-6)
-    bootstrap_loss(p, t).backward()
-    assert p.grad is not None and t.grad is None
-
-
-def test_contrastive_bad_input():
-    with pytest.raises(ValueError, match="same shape"):
-        info_nce(torch.zeros(4, 3), torch.zeros(5, 3))
-    with pytest.raises(ValueError, match="temperature"):
-        info_nce(torch.zeros(4, 3), torch.zeros(4, 3), temperature=0.0)
-    with pytest.raises(ValueError, match="same shape"):
-        bootstrap_loss(torch.zeros(4), torch.zeros(4))
 
 
 # -- BM3 ---------------------------------------------------------------------------------
