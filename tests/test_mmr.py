@@ -92,6 +92,14 @@ def test_fit_fits_the_base_and_bad_input():
     with pytest.raises(RuntimeError, match="not fitted"):
         mmr.score([0])
     assert mmr.fit(train) is mmr and mmr.n_items_ == train.n_items and "lam=0.5" in repr(mmr)
+    named = MMR(EASE(), "image", lam=0.3).fit(train, {"image": X})      # features by name, from fit
+    np.testing.assert_array_equal(named.recommend([0, 1], k=5),
+                                  MMR(named.base, X, lam=0.3).recommend([0, 1], k=5))
+    assert "item_features='image'" in repr(named)
+    with pytest.raises(ValueError, match="features of fit"):
+        MMR(EASE(), "text").fit(train, {"image": X})
+    with pytest.raises(RuntimeError, match="takes its features from fit"):
+        MMR(named.base, "image").score([0])
     with pytest.raises(ValueError, match="lam"):
         MMR(EASE(), X, lam=1.5)
     with pytest.raises(ValueError, match="candidates"):

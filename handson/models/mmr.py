@@ -33,7 +33,9 @@ class MMR(Recommender):
 
     ``base``: a model (fitted or not; ``fit`` fits it, a fitted one needs no further ``fit``);
     ``item_features``: ``(n_items, d)`` array or a ``Features`` (image or text space; rows that
-    are zero or unavailable count as similar to nothing); ``lam`` in [0, 1]: weight of
+    are zero or unavailable count as similar to nothing), or the name of a modality (``"image"``)
+    to take from the ``item_features`` given to ``fit`` (so the wrapper can be built before the
+    features exist, e.g. in ``compare(..., seeds=...)``); ``lam`` in [0, 1]: weight of
     relevance against diversity; ``candidates``: how many of the base model's best (unseen)
     items are re-ranked.
 
@@ -49,6 +51,7 @@ class MMR(Recommender):
         self.lam, self.candidates = lam, candidates
         self._unit: tuple[np.ndarray, np.ndarray] | None = None
         self._sim: np.ndarray | None = None
+        self._space: Any = None                                        # the features of fit, by name
         self._check_params()            # here already: a wrapped, fitted base needs no fit
 
     def _check_params(self) -> None:
@@ -65,7 +68,8 @@ class MMR(Recommender):
 
     def __repr__(self) -> str:
         shape = "x".join(str(n) for n in np.shape(self.item_features))
-        return f"MMR({self.base!r}, item_features=<{shape}>, lam={self.lam}, candidates={self.candidates})"
+        space = repr(self.item_features) if isinstance(self.item_features, str) else f"<{shape}>"
+        return f"MMR({self.base!r}, item_features={space}, lam={self.lam}, candidates={self.candidates})"
 
     # the fitted state is the base model's
     n_users_ = property(lambda self: self.base.n_users_)
@@ -76,7 +80,12 @@ class MMR(Recommender):
             valid: Interactions | None = None) -> "MMR":
         """Fit the base model (``item_features`` and ``valid`` go to it); returns self."""
         self._check_params()
+        name = self.item_features
+        if isinstance(name, str) and name not in (item_features or {}):
+            raise ValueError(f"MMR(item_features={name!r}) re-ranks in the {name!r} features of fit: pass "
+                             f"fit(train, item_features={{{name!r}: V, ...}}).")
         self.base.fit(train, item_features=item_features, valid=valid)
+        self._space = item_features[name] if isinstance(name, str) else None
         self._unit = self._sim = None
         return self
 
@@ -115,12 +124,18 @@ class MMR(Recommender):
         """Unit feature rows and their usability; for catalogs up to ``FULL_SIMILARITY_ITEMS``
         items also the whole item-item cosine matrix ``_sim``, so re-ranking only gathers from it."""
         if self._unit is None:
-            X, valid = unit_rows(self.item_features)
+            space = self.item_features
+            if isinstance(space, str):
+                if self._space is None:
+                    raise RuntimeError(f"MMR(item_features={space!r}) takes its features from fit(...): call "
+                                       "fit, or pass the (n_items, d) array itself to wrap a fitted model.")
+                space = self._space
+            X, valid = unit_rows(space)
             if len(X) != self.n_items_:
                 raise ValueError(f"item_features has {len(X)} rows but the base model scores "
                                  f"{self.n_items_} items: pass one row per item of the dataset.")
             self._unit = (X, valid)
-            self._sim = X @ X.T if len(X) <= FULL_SIMILARITY_ITEMS else None             # unusable rows are zero rows
+            self._sim = X @ X.T if len(X) <= FULL_SIMILARITY_ITEMS else None   # unusable rows: zero
         return self._unit
 
     def _similarity(self, cand: np.ndarray, X: np.ndarray) -> np.ndarray:
