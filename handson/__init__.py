@@ -7,9 +7,10 @@ torch. From the bottom layer up (a module imports only from layers below it):
 - ``handson.datasets``: ``Interactions``, ``Dataset``, ``from_frames``, ``load`` and one
   module per source (toyshop, movielens, amazon, amazon2023), file helpers and downloads;
 - ``handson.split``, ``handson.metrics`` (top-k, masking, hits, metrics),
-  ``handson.sampling`` (the negative sampler);
-- ``handson.evaluation`` (full-ranking evaluation, ``compare``), ``handson.protocols``
-  (pairwise accuracy, sampled triples, control baselines);
+  ``handson.beyond_accuracy`` (popularity bias, exposure, diversity), ``handson.significance``
+  (paired tests, bootstrap and seed intervals), ``handson.sampling`` (the negative sampler);
+- ``handson.evaluation`` (full-ranking evaluation, ``compare`` over seeds, ``paired_test``),
+  ``handson.protocols`` (pairwise accuracy, sampled triples, control baselines);
 - ``handson.features`` (image, text and CLIP encoders, cached extraction),
   ``handson.training`` (the training loop), ``handson.models`` (every recommender, losses);
 - ``handson.plotting``.
@@ -20,8 +21,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"utils", "datasets", "split", "metrics", "sampling", "evaluation", "protocols",
-               "features", "training", "models", "plotting"}
+_SUBMODULES = {"utils", "datasets", "split", "metrics", "beyond_accuracy", "significance", "sampling",
+               "evaluation", "protocols", "features", "training", "models", "plotting"}
 
 
 def __getattr__(name: str):

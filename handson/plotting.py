@@ -231,7 +231,11 @@ def _history_frame(history: Any) -> pd.DataFrame:
 
 def metric_bars(table: pd.DataFrame | Mapping[str, Mapping[str, float]],
                 metrics: Sequence[str] = ("Recall@20", "nDCG@20"), title: str | None = None) -> Figure:
-    """Grouped bars, one group per model (a row of ``evaluation.compare``), one bar per metric."""
+    """Grouped bars, one group per model (a row of ``evaluation.compare``), one bar per metric.
+
+    When the table has ``"<metric> low"`` and ``"<metric> high"`` columns (``compare`` with
+    several ``seeds``), each bar gets an error bar spanning that interval.
+    """
     if isinstance(table, Mapping):
         table = pd.DataFrame.from_dict(dict(table), orient="index")
     if not isinstance(table, pd.DataFrame) or table.empty:
@@ -247,7 +251,13 @@ def metric_bars(table: pd.DataFrame | Mapping[str, Mapping[str, float]],
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * n_models * max(1, n_metrics / 2) + 1.5), 3.8))
     x = np.arange(n_models)
     for j, m in enumerate(metrics):
-        bars = ax.bar(x + (j - (n_metrics - 1) / 2) * width, table[m].to_numpy(dtype=float), width, label=m)
+        values = table[m].to_numpy(dtype=float)
+        err = None
+        if f"{m} low" in table.columns and f"{m} high" in table.columns:
+            low, high = (table[f"{m} {p}"].to_numpy(dtype=float) for p in ("low", "high"))
+            err = np.nan_to_num(np.vstack([values - low, high - values]))      # no interval: no bar
+        bars = ax.bar(x + (j - (n_metrics - 1) / 2) * width, values, width, label=m, yerr=err,
+                      capsize=3 if err is not None else 0, ecolor="0.25")
         ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
     ax.set_xticks(x, [str(i) for i in table.index], rotation=30 if n_models > 5 else 0,
                   ha="right" if n_models > 5 else "center")

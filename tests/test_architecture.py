@@ -21,6 +21,7 @@ LAYERS = {
     "handson.utils": 0,
     "handson.datasets": 1,
     "handson.split": 2, "handson.metrics": 2, "handson.sampling": 2,
+    "handson.beyond_accuracy": 2, "handson.significance": 2,
     "handson.evaluation": 3, "handson.protocols": 3,
     "handson.features": 4,
     "handson.training": 5, "handson.checkpoints": 5, "handson.models": 5,

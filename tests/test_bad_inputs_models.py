@@ -60,12 +60,14 @@ def test_minus_inf_scores_mean_never_recommend(parts):
     (dict(k=0), r"k=0 must lie in \[1, n_items=25\]"),
     (dict(k=2.5), "k values must be integers, got 2.5"),
     (dict(k=()), "k is empty"),
+    (dict(k="a"), "k values must be integers, got 'a'"),
+    (dict(k=[10, None]), "k values must be integers, got None"),
     (dict(metrics=["Recal"]), r"Unknown metric\(s\) \['Recal'\]"),
     (dict(users=[0, 99]), r"users holds indices outside \[0, n_users=12\)"),
     (dict(users=[0.5]), "users must be integer indices"),
     (dict(batch_size=0), "batch_size must be positive, got 0"),
     (dict(seen=[np.zeros(3)]), "seen must be Interactions or a list of them, got ndarray"),
-], ids=["k-0", "k-float", "k-empty", "metric", "users-range", "users-float", "batch-size", "seen"])
+], ids=["k-0", "k-float", "k-empty", "k-str", "k-none", "metric", "users-range", "users-float", "batch-size", "seen"])
 def test_evaluate_arguments_are_named(parts, kwargs, match):
     with pytest.raises(ValueError, match=match):
         evaluate(Fixed(np.ones((N_USERS, N_ITEMS))), parts[1], **kwargs)

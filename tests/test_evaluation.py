@@ -163,3 +163,114 @@ def test_does_not_modify_model_state():
     res = evaluate(model, test, seen=train, batch_size=60)                   # one contiguous batch
     np.testing.assert_array_equal(model.S, before)                          # masking wrote to a copy
     assert res == evaluate(FixedScores(before), test, seen=train)
+
+
+# -- beyond accuracy, per-user results, paired tests, seeds -----------------------------------
+def test_beyond_metrics_against_slow_reference():
+    from test_beyond_accuracy import as_reference_features, random_features, reference_beyond
+    rng, train, test, model = random_case(7)
+    feats = {"image": random_features(rng, 80, 5), "text": rng.standard_normal((80, 3))}
+    names = ["Recall", "Coverage", "Gini", "Entropy", "Novelty", "ARP", "APLT", "ILD"]
+    res = evaluate(model, test, seen=train, k=(5, 12), metrics=names, item_features=feats,
+                   batch_size=17, per_user=True)
+    users = res["per_user"].index.to_numpy()
+    assert len(users) == res["users"]
+    seen_sets = [set(train.items[train.users == u]) for u in range(test.n_users)]
+    order = [[int(i) for i in np.argsort(-model.S[u], kind="stable") if i not in seen_sets[u]] for u in users]
+    for k in (5, 12):
+        ref, per_user, _, _ = reference_beyond([o[:k] for o in order], zip(train.users, train.items),
+                                               test.n_users, test.n_items,
+                                               as_reference_features({"-image": feats["image"], "-text": feats["text"]}))
+        for name, value in ref.items():
+            assert res[f"{name}@{k}"] == pytest.approx(value, abs=1e-6), (name, k)
+        for name, values in per_user.items():
+            np.testing.assert_allclose(res["per_user"][f"{name}@{k}"], values, atol=1e-6)
+    assert list(res)[:9] == ["Recall@5", "Coverage@5", "Gini@5", "Entropy@5", "Novelty@5", "ARP@5", "APLT@5",
+                             "ILD-image@5", "ILD-text@5"]
+    assert list(res["per_user"].columns[:6]) == ["Recall@5", "Novelty@5", "ARP@5", "APLT@5", "ILD-image@5",
+                                                 "ILD-text@5"]
+    # popularity= replaces seen as the popularity source
+    other = evaluate(model, test, seen=train, k=5, metrics=["ARP"], popularity=test)
+    ref, _, _, _ = reference_beyond([o[:5] for o in order], zip(test.users, test.items), 120, 80)
+    assert other["ARP@5"] == pytest.approx(ref["ARP"])
+
+
+def test_per_user_and_defaults():
+    rng, train, test, model = random_case(8)
+    plain = evaluate(model, test, seen=train, k=(5, 10))
+    res = evaluate(model, test, seen=train, k=(5, 10), per_user=True)
+    frame = res.pop("per_user")
+    assert res == plain                                                    # same numbers, same order
+    assert frame.index.name == "user" and len(frame) == plain["users"]
+    assert list(frame.columns) == [key for key in plain if key.split("@")[0] in
+                                   ("Precision", "Recall", "nDCG", "HR", "MRR", "MAP", "F1")]
+    for col in frame.columns:
+        assert frame[col].mean() == pytest.approx(plain[col], rel=1e-12)
+    X = rng.standard_normal((80, 4))
+    with_ild = evaluate(model, test, seen=train, k=5, item_features=X)
+    assert list(with_ild)[-3:] == ["ILD@5", "users", "users_skipped"]    # ILD by default with features
+    with pytest.raises(ValueError, match="ILD needs item_features"):
+        evaluate(model, test, seen=train, metrics=["ILD"])
+    with pytest.raises(ValueError, match="popularity"):
+        evaluate(model, test, metrics=["Novelty"])
+    with pytest.raises(ValueError, match="n_items=80"):
+        evaluate(model, test, metrics=["ILD"], item_features=X[:70])
+
+
+def test_paired_test_matches_scipy():
+    from scipy import stats
+    from handson.evaluation import paired_test
+    rng, train, test, model = random_case(9)
+    noisy = FixedScores(model.S + rng.standard_normal(model.S.shape))
+    a = evaluate(model, test, seen=train, k=20, per_user=True)
+    b = evaluate(noisy, test, seen=train, k=20, per_user=True)
+    va, vb = a["per_user"]["Recall@20"].to_numpy(), b["per_user"]["Recall@20"].to_numpy()
+    for test_name, fn in (("wilcoxon", stats.wilcoxon), ("ttest", stats.ttest_rel)):
+        out = paired_test(a, b, metric="Recall@20", test=test_name)
+        assert set(out) == {"mean_diff", "ci_low", "ci_high", "p_value", "n_users"}
+        assert out["p_value"] == pytest.approx(fn(va, vb).pvalue, rel=1e-12)
+        assert out["mean_diff"] == pytest.approx(a["Recall@20"] - b["Recall@20"])
+        assert out["ci_low"] < out["mean_diff"] < out["ci_high"] and out["n_users"] == a["users"]
+    same = paired_test(a, a["per_user"], metric="nDCG@20")
+    assert same["p_value"] == 1.0 and same["mean_diff"] == 0 == same["ci_low"] == same["ci_high"]
+    with pytest.raises(ValueError, match="per_user=True"):
+        paired_test(evaluate(model, test, k=20), b)
+    with pytest.raises(ValueError, match="not a per-user column"):
+        paired_test(a, b, metric="Coverage@20")
+
+
+def test_compare_over_seeds():
+    from handson.models import MostPop, Random
+    from handson.significance import seed_interval
+    rng = np.random.default_rng(10)
+    data = Interactions(rng.integers(0, 60, 2000), rng.integers(0, 40, 2000), 60, 40)
+    table = compare({"pop": MostPop(), "random": Random(seed=0), "f": lambda s: Random(seed=100 + s)},
+                    dataset=data, seeds=[1, 2, 3], k=10, metrics=["Recall", "Gini"])
+    assert list(table.index) == ["pop", "random", "f"]
+    assert list(table.columns) == ["Recall@10", "Gini@10", "Recall@10 std", "Gini@10 std", "Recall@10 low",
+                                   "Gini@10 low", "Recall@10 high", "Gini@10 high", "fit_s", "eval_s"]
+    runs = table.attrs["runs"]
+    assert len(runs) == 9 and table.attrs["seeds"] == [1, 2, 3]
+    r = runs[runs.model == "random"]
+    assert r["Recall@10"].nunique() == 3                                  # split and model seed vary
+    ref = seed_interval(r["Recall@10"].to_numpy())
+    assert table.loc["random", "Recall@10 low"] == pytest.approx(ref["low"])
+    assert table.loc["random", "Recall@10 high"] == pytest.approx(ref["high"])
+    # one seed: the same as evaluating the fitted model on that seed's split
+    from handson import split
+    tr, va, te = split.random_split(data, test=0.2, valid=0.1, seed=4)
+    one = compare({"pop": MostPop()}, dataset=data, seeds=[4], k=10, metrics=["Recall"])
+    assert one.loc["pop", "Recall@10"] == pytest.approx(
+        evaluate(MostPop().fit(tr), te, seen=[tr, va], k=10)["Recall@10"])
+    assert np.isnan(one.loc["pop", "Recall@10 std"])
+    both = compare(lambda s: {"pop": MostPop(), "random": Random(seed=s)}, dataset=data, seeds=[0, 1], k=10)
+    again = compare({"pop": MostPop(), "random": Random(seed=5)}, dataset=data, seeds=[0, 1], k=10)
+    pd.testing.assert_frame_equal(both.drop(columns=["fit_s", "eval_s"]), again.drop(columns=["fit_s", "eval_s"]))
+    with pytest.raises(ValueError, match="dataset="):
+        compare({"pop": MostPop()}, seeds=[1])
+    with pytest.raises(ValueError, match="non-empty dict"):
+        compare(lambda s: {}, dataset=data, seeds=[1])
+    with pytest.raises(ValueError, match="instead of test"):
+        compare({"pop": MostPop()}, te, seeds=[1], dataset=data)
+    with pytest.raises(ValueError, match="only used with seeds"):
+        compare({"pop": MostPop().fit(tr)}, te, dataset=data)

@@ -194,6 +194,19 @@ def test_metric_bars_grouped_per_model():
     assert len(fig.axes[0].patches) == 4
 
 
+def test_metric_bars_intervals_from_seeds():
+    table = pd.DataFrame({"Recall@20": [0.1, 0.3], "Recall@20 low": [0.08, 0.25], "Recall@20 high": [0.13, 0.32]},
+                         index=["A", "B"])
+    fig = plotting.metric_bars(table, metrics=["Recall@20"])
+    ax, = fig.axes
+    lines = [c for c in ax.collections if c.get_segments()]
+    assert len(lines) == 1                                                    # one set of error bars
+    spans = sorted((round(seg[0][1], 6), round(seg[1][1], 6)) for seg in lines[0].get_segments())
+    assert spans == [(0.08, 0.13), (0.25, 0.32)]
+    plain = plotting.metric_bars(table[["Recall@20"]], metrics=["Recall@20"])
+    assert not [c for c in plain.axes[0].collections if c.get_segments()]
+
+
 def test_metric_bars_bad_input():
     table = pd.DataFrame({"Recall@20": [0.1]}, index=["A"])
     with pytest.raises(ValueError, match=r"\['nDCG@20'\] are not in the table"):

@@ -28,6 +28,7 @@ _LAZY = {
     "FREEDOM": "freedom",
     "BM3": "bm3",
     "MMFusion": "fusion",
+    "MMR": "mmr",
 }
 
 __all__ = ["Recommender", *_LAZY]
