@@ -103,6 +103,7 @@ class TorchRecommender(Recommender):
     def _fit(self, train: Interactions, item_features: dict[str, np.ndarray],
              valid: Interactions | None) -> None:
         self.device_ = torch.device(get_device(self.device))
+        self.item_features_ = item_features         # kept (not copied) so that save() can rebuild the module
         torch.manual_seed(self.seed)
         with torch_threads(self.threads if self.device_.type == "cpu" else None):
             self.module_ = self._build(train, item_features).to(self.device_)
