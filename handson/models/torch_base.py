@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -70,13 +70,17 @@ class TorchRecommender(Recommender):
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, train: Interactions, item_features: Mapping[str, np.ndarray] | None = None,
             valid: Interactions | None = None, *, resume_from: str | Path | None = None,
-            checkpoint: str | Path | None = None) -> "TorchRecommender":
+            checkpoint: str | Path | None = None,
+            on_validation: Callable[[int, dict], None] | None = None) -> "TorchRecommender":
         """Train on ``train``; ``valid`` drives early stopping (best weights restored).
 
         ``checkpoint``: a file rewritten after every epoch; ``resume_from``: a checkpoint
         (from ``checkpoint=`` or :meth:`save_checkpoint`) to continue training from.
+        ``on_validation(epoch, record)``: called after every validation (see
+        :func:`handson.training.fit_loop`), e.g. to report to a tuner that may stop the trial.
         """
-        self._fit_options = {"resume_from": resume_from, "checkpoint": checkpoint}
+        self._fit_options = {"resume_from": resume_from, "checkpoint": checkpoint,
+                             "on_validation": on_validation}
         start = time.perf_counter()
         super().fit(train, item_features, valid)
         self.fit_seconds_ = time.perf_counter() - start
