@@ -1,6 +1,6 @@
 """Tune BPR-MF on MovieLens latest-small validation data: random search, then Optuna with resume.
 
-    python benchmarks/tune_bpr.py [--trials 8] [--epochs 60] [--seed 42] [--ml-dir PATH] [--no-optuna]
+    python benchmarks/tune_bpr.py [--trials 8] [--epochs 60] [--seed 42] [--ml-dir PATH] [--no-optuna] [--no-random]
 
 A per-user random split (70% train, 10% validation, 20% test, seed 42) as in
 ``run_all.py``. Every trial trains at most ``--epochs`` epochs (validated every 5, with
@@ -77,10 +77,11 @@ def optuna_resume(train, valid, args) -> None:
                       fixed=fixed, on_trial=interrupt_after_three, progress=False)
     except KeyboardInterrupt:
         print(f"optuna: interrupted after trials {finished} ({storage})")
-    again: list[int] = []
+    before = len(finished)
     res = tuning.search(BPR, train, valid, SPACE, method="optuna", n_trials=5, seed=args.seed, storage=storage,
-                        fixed=fixed, on_trial=lambda model, row: again.append(row["trial"]), progress=False)
-    print(f"optuna: resumed, ran trials {again}")
+                        fixed=fixed, on_trial=lambda model, row: finished.append(row["trial"]), progress=False)
+    print(f"optuna: resumed; trials completed in this run: {finished[before:]} (pruned ones are not "
+          "reported to on_trial); every trial of the study:")
     print(res.trials.round(4).to_string(index=False))
     print(res)
 
@@ -92,6 +93,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--ml-dir", default=None)
     ap.add_argument("--no-optuna", action="store_true")
+    ap.add_argument("--no-random", action="store_true", help="only the Optuna resume check")
     args = ap.parse_args()
     path = ml_dir(args.ml_dir)
     if not (path / "ratings.csv").is_file():
@@ -100,7 +102,8 @@ def main() -> None:
     train, valid, test = split.random_split(ds, test=0.2, valid=0.1, seed=42)
     print(ds, "|", train, "|", valid)
     pd.set_option("display.width", 160)
-    random_search(train, valid, test, args)
+    if not args.no_random:
+        random_search(train, valid, test, args)
     if not args.no_optuna:
         optuna_resume(train, valid, args)
 

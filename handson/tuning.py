@@ -224,9 +224,11 @@ def _optuna(run: _Run, space: dict, defaults: dict, n_trials: int, seed: int, st
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = {n: d.widen(defaults[n]) if isinstance(d, Uniform) else d + [defaults[n]] * (defaults[n] not in d)
              for n, d in space.items()}
-    study = optuna.create_study(study_name=study_name or f"handson-{run.model_class.__name__}",
-                                storage=storage, load_if_exists=True, direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed),
+    name = study_name or f"handson-{run.model_class.__name__}"
+    known = optuna.study.get_all_study_names(storage) if storage is not None else []
+    resumed = len(optuna.load_study(study_name=name, storage=storage).trials) if name in known else 0
+    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=seed + resumed),  # no replayed draws
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
     for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):     # left by a killed run
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)

@@ -126,6 +126,7 @@ def test_optuna_resumes_an_interrupted_study_from_sqlite(tiny, tmp_path):
     assert states.count("complete") == 5 and states.count("fail") == 1
     assert Flaky.fits == 3, "the two finished trials were run again"
     assert res.trials.loc[0, "lam"] == 200.0                  # trial 0 is the defaults, run once
+    assert res.trials["lam"].nunique() == len(res.trials)     # the resumed sampler does not replay its draws
     assert res.best_score == res.trials.loc[res.trials["state"] == "complete", "Recall@20"].max()
 
 
