@@ -6,7 +6,7 @@
     result.best_params   # the winner's hyper-parameters
     result.model         # the winner, fitted (kept from its trial, or refitted)
 
-Every trial fits ``model_class(**fixed, **params)`` on ``train`` (``valid`` drives early
+Every trial fits ``model_class(**{**fixed, **params})`` on ``train`` (``valid`` drives early
 stopping of neural models) and scores it on ``valid`` with seen training items masked.
 Trial 0 is always the model's defaults, so a search can only match or beat them on
 validation. **The test set is never touched**: ``search`` takes no test set, and nothing
@@ -184,9 +184,9 @@ class _Run:
 
     def fit(self, params: dict, train: Interactions | None = None, valid: Interactions | None = None,
             on_validation: Callable[[int, dict], None] | None = None) -> Any:
-        model = self.model_class(**self.fixed, **params)
+        model = self.model_class(**{**self.fixed, **params})       # the searched value wins
         kwargs = {"on_validation": on_validation} if on_validation is not None else {}
-        return model.fit(train or self.train, item_features=self.item_features,
+        return model.fit(self.train if train is None else train, item_features=self.item_features,
                          valid=self.valid if valid is None else valid, **kwargs)
 
     def score(self, model: Any) -> float:
@@ -284,10 +284,10 @@ def _setup(model_class: type, fixed: Mapping[str, Any] | None, metric: str) -> t
 
 def _refit(run: _Run, params: dict, best_epoch: Any) -> Any:
     """The winner refitted on train + valid; a neural model for the epochs its trial found best."""
-    params = dict(params)
-    if "epochs" in run.model_class(**run.fixed, **params).get_params() and not pd.isna(best_epoch):
+    params = {**run.fixed, **params}
+    if "epochs" in run.model_class(**params).get_params() and not pd.isna(best_epoch):
         params["epochs"] = int(best_epoch)
-    model = run.model_class(**run.fixed, **params)
+    model = run.model_class(**params)
     return model.fit(Interactions.concat([run.train, run.valid]), item_features=run.item_features)
 
 

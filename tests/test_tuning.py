@@ -162,3 +162,9 @@ def test_bad_arguments_are_named(tiny):
         tuning.Uniform(2.0, 1.0)
     with pytest.raises(ValueError, match="non-empty list"):
         tuning.search(EASE, train, valid, {"lam": []})
+
+
+def test_a_searched_value_overrides_the_same_fixed_one(tiny):
+    train, valid, _ = tiny
+    res = tuning.search(EASE, train, valid, {"lam": [10.0]}, fixed={"lam": 50.0}, progress=False)
+    assert res.trials["lam"].tolist() == [50.0, 10.0]          # trial 0: the defaults with fixed applied
