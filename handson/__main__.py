@@ -134,15 +134,18 @@ def _chosen_users(args: argparse.Namespace, ds) -> list:
 
 
 def recommend(args: argparse.Namespace) -> int:
-    """Top-k for the chosen users as raw ids: printed, or written to ``--out`` (.json or .csv)."""
+    """Top-k for the chosen users as raw ids: printed, or written to ``--out`` (.json or .csv).
+
+    Any object with ``recommend(users, k, exclude_seen=, seen=)`` and ``score(users)`` can
+    stand in for ``model`` here, so a re-ranking wrapper is one option and one line away."""
     from . import datasets, recommendations
     t0 = time.perf_counter()
     ds = datasets.load(args.dataset, root=args.root)
     model = _fitted_model(args, ds)
     users = _chosen_users(args, ds)
     try:
-        recs = model.recommend(users, k=args.k, dataset=ds, exclude_seen=not args.include_seen,
-                               seen=None if args.include_seen else ds.interactions)
+        recs = recommendations.frame(model, users, args.k, ds, exclude_seen=not args.include_seen,
+                                     seen=None if args.include_seen else ds.interactions)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     meta = {"dataset": args.dataset, "model": repr(model), "k": args.k, "exclude_seen": not args.include_seen}

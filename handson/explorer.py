@@ -28,6 +28,7 @@ from PIL import Image
 
 from . import plotting
 from .datasets import Dataset, Interactions
+from .utils import in_colab
 
 __all__ = ["Explorer", "item_vectors"]
 
@@ -273,6 +274,9 @@ class Explorer:
                 import ipywidgets  # noqa: F401
             except ImportError:
                 return None
+            if in_colab():      # Colab draws ipywidgets 8 through its custom widget manager
+                from google.colab import output
+                output.enable_custom_widget_manager()
             self._widget = self._build_widget()
         return self._widget
 

@@ -168,3 +168,25 @@ def test_a_searched_value_overrides_the_same_fixed_one(tiny):
     train, valid, _ = tiny
     res = tuning.search(EASE, train, valid, {"lam": [10.0]}, fixed={"lam": 50.0}, progress=False)
     assert res.trials["lam"].tolist() == [50.0, 10.0]          # trial 0: the defaults with fixed applied
+
+
+def _shared_ml():
+    import os
+    from pathlib import Path
+    env = os.environ.get("HANDSON_ML_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small"
+    return path if (path / "ratings.csv").is_file() else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_shared_ml() is None, reason="no shared ml-latest-small copy (HANDSON_ML_DIR)")
+def test_random_search_on_movielens_matches_or_beats_the_defaults():
+    """8 random trials of BPR-MF, each capped at 5 epochs to keep the test under a minute
+    (benchmarks/tune_bpr.py runs the same search with 60 epochs)."""
+    ds = datasets.load("movielens-latest-small", root=_shared_ml())
+    train, valid, _ = split.random_split(ds, test=0.2, valid=0.1, seed=42)
+    space = {"reg": tuning.LogUniform(1e-4, 3e-2), "lr": tuning.LogUniform(1e-3, 1e-2)}
+    res = tuning.search(BPR, train, valid, space, method="random", n_trials=8, seed=42,
+                        fixed={"epochs": 5, "eval_every": 5}, progress=False)
+    assert len(res.trials) == 8 and (res.trials["state"] == "complete").all()
+    assert res.best_score >= res.default_score > 0
