@@ -8,6 +8,7 @@ import pytest
 from handson import datasets, evaluation, split, tuning
 from handson.datasets import Interactions
 from handson.models import BPR, EASE, Recommender
+from loader_fixtures import shared_ml as _shared_ml
 
 
 @pytest.fixture(scope="module")
@@ -168,14 +169,6 @@ def test_a_searched_value_overrides_the_same_fixed_one(tiny):
     train, valid, _ = tiny
     res = tuning.search(EASE, train, valid, {"lam": [10.0]}, fixed={"lam": 50.0}, progress=False)
     assert res.trials["lam"].tolist() == [50.0, 10.0]          # trial 0: the defaults with fixed applied
-
-
-def _shared_ml():
-    import os
-    from pathlib import Path
-    env = os.environ.get("HANDSON_ML_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small"
-    return path if (path / "ratings.csv").is_file() else None
 
 
 @pytest.mark.slow
