@@ -27,6 +27,7 @@ import inspect
 import itertools
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -182,12 +183,10 @@ class _Run:
     rows: list[dict] = field(default_factory=list)
     best: tuple[float, int, Any] = (-math.inf, -1, None)
 
-    def fit(self, params: dict, train: Interactions | None = None, valid: Interactions | None = None,
-            on_validation: Callable[[int, dict], None] | None = None) -> Any:
+    def fit(self, params: dict, on_validation: Callable[[int, dict], None] | None = None) -> Any:
         model = self.model_class(**{**self.fixed, **params})       # the searched value wins
         kwargs = {"on_validation": on_validation} if on_validation is not None else {}
-        return model.fit(self.train if train is None else train, item_features=self.item_features,
-                         valid=self.valid if valid is None else valid, **kwargs)
+        return model.fit(self.train, item_features=self.item_features, valid=self.valid, **kwargs)
 
     def score(self, model: Any) -> float:
         k = int(self.metric.split("@")[1])
@@ -195,7 +194,14 @@ class _Run:
 
     def trial(self, number: int, params: dict, on_validation: Callable[[int, dict], None] | None = None) -> dict:
         t0 = time.perf_counter()
-        model = self.fit(params, on_validation=on_validation)
+        try:
+            model = self.fit(params, on_validation=on_validation)
+        except ValueError as exc:   # e.g. a loss that diverges at a large lr: this trial fails, the search goes on
+            warnings.warn(f"trial {number} {params} failed: {exc}", stacklevel=3)
+            row = {"trial": number, **params, self.metric: math.nan, "epochs": None, "best_epoch": None,
+                   "seconds": time.perf_counter() - t0, "state": "fail"}
+            self.rows.append(row)
+            return row
         value = self.score(model)
         hist = getattr(model, "history_", None)
         row = {"trial": number, **params, self.metric: value,
@@ -249,7 +255,7 @@ def _optuna(run: _Run, space: dict, defaults: dict, n_trials: int, seed: int, st
         row = run.trial(trial.number, params, on_validation=report if prunes else None)
         for key in ("epochs", "best_epoch", "seconds"):
             trial.set_user_attr(key, row[key])
-        return row[run.metric]
+        return row[run.metric]          # NaN for a failed trial: Optuna records it as failed
 
     remaining = max(0, n_trials - len(done))
     study.optimize(objective, n_trials=remaining, show_progress_bar=progress and remaining > 0)
@@ -304,7 +310,9 @@ def search(model_class: type, train: Interactions, valid: Interactions, space: M
     ``study_name`` resumes a study, counting the trials already finished towards
     ``n_trials``). Trial 0 is always the defaults, and ``n_trials`` counts it.
     ``fixed``: keywords for every trial (e.g. ``{"epochs": 30}``); neural models are made
-    quiet and validated on ``metric``. ``item_features`` go to every ``fit``.
+    quiet and validated on ``metric``. ``item_features`` go to every ``fit``. A trial whose
+    fit raises a ValueError (a bad setting, a diverging loss) is recorded as "fail" with a
+    warning, and the search goes on.
     ``refit``: refit the winner on train + valid (a neural model for the epochs its trial
     found best) instead of keeping its fitted trial model. ``on_trial(model, row)`` is
     called after each trial with the fitted model and its row; what it returns is ignored.

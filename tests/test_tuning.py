@@ -183,3 +183,11 @@ def test_random_search_on_movielens_matches_or_beats_the_defaults():
                         fixed={"epochs": 5, "eval_every": 5}, progress=False)
     assert len(res.trials) == 8 and (res.trials["state"] == "complete").all()
     assert res.best_score >= res.default_score > 0
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny):
+    train, valid, _ = tiny
+    with pytest.warns(UserWarning, match="trial 1"):
+        res = tuning.search(EASE, train, valid, {"lam": [-1.0, 10.0]}, progress=False)
+    assert res.trials["state"].tolist() == ["complete", "fail", "complete"]
+    assert np.isnan(res.trials.loc[1, "Recall@20"]) and res.best_params["lam"] in (200.0, 10.0)
