@@ -347,14 +347,17 @@ def tuning_curve(results: Any, metric: str | None = None, title: str | None = No
         key = metric or getattr(res, "metric", None) or "Recall@20"
         if not isinstance(trials, pd.DataFrame) or key not in trials.columns:
             raise ValueError(f"tuning_curve needs search results with a {key!r} column; got {type(res).__name__}.")
-        x, y = np.arange(1, len(trials) + 1), trials[key].to_numpy(dtype=float)
+        x = trials["trial"].to_numpy() if "trial" in trials else np.arange(len(trials))
+        y = trials[key].to_numpy(dtype=float)
         done = (trials["state"] == "complete").to_numpy() if "state" in trials else np.ones(len(x), bool)
         ax.plot(x[done], y[done], "o", color=colour, alpha=0.7, label=f"{name} trials")
         ax.plot(x[~done], y[~done], "x", color=colour, alpha=0.7)
         ax.step(x, np.fmax.accumulate(np.where(done, y, -np.inf)), where="post", color=colour,
                 label=f"{name}: best so far")
         ax.plot(x[:1], y[:1], "*", color=colour, markersize=14, markeredgecolor="black")
-    ax.set(xlabel="trial (the star: defaults)", ylabel=f"validation {key}", title=title or "Hyper-parameter search")
+    ax.set(xlabel="trial (the star: trial 0, the defaults)", ylabel=f"validation {key}",
+           title=title or "Hyper-parameter search")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
