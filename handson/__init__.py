@@ -11,8 +11,9 @@ torch. From the bottom layer up (a module imports only from layers below it):
 - ``handson.evaluation`` (full-ranking evaluation, ``compare``), ``handson.protocols``
   (pairwise accuracy, sampled triples, control baselines);
 - ``handson.features`` (image, text and CLIP encoders, cached extraction),
-  ``handson.training`` (the training loop), ``handson.models`` (every recommender, losses);
-- ``handson.plotting``.
+  ``handson.training`` (the training loop), ``handson.models`` (every recommender, losses,
+  ``io``: save and load), ``handson.recommendations`` (raw-id tables, JSON/CSV export);
+- ``handson.tuning`` (validation-only search), ``handson.plotting``, ``handson.explorer``.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {"utils", "datasets", "split", "metrics", "sampling", "evaluation", "protocols",
-               "features", "training", "models", "plotting"}
+               "features", "training", "models", "recommendations", "tuning", "plotting", "explorer"}
 
 
 def __getattr__(name: str):
