@@ -148,16 +148,19 @@ def _is_npz(path: Path) -> bool:
 def saved_class(path: str | Path) -> str:
     """The class name of the model saved at ``path`` (e.g. to pick ``models.BPR`` to load it)."""
     kind, data = _read(path)
-    meta = json.loads(str(data["__meta__"])) if kind == "numpy" else data
-    _check_header(meta, Path(path), None)
-    return meta["model_class"]
+    if kind == "numpy":
+        with data:
+            data = json.loads(str(data["__meta__"]))
+    _check_header(data, Path(path), None)
+    return data["model_class"]
 
 
 def load_model(path: str | Path, cls: type) -> Any:
     """A fitted ``cls`` from a file of :func:`save_model`; a ValueError for another class."""
     kind, data = _read(path)
     if kind == "numpy":
-        return _load_numpy(data, Path(path), cls)
+        with data:
+            return _load_numpy(data, Path(path), cls)
     _check_header(data, Path(path), cls)
     return _load_torch(data, cls)
 
