@@ -109,12 +109,10 @@ def _ranked_batch(model: Any, batch: np.ndarray, n_items: int, mask: sp.csr_matr
     """The top-``k`` items ``(len(batch), k)`` of ``model.score(batch)`` once ``mask`` (the
     seen pairs, or None) is set to ``-inf``; a wrong shape or NaN scores raise."""
     scores = np.array(model.score(batch), dtype=np.float32)   # a private copy: masking writes
+    _check_finite_scores(scores, model)
     if scores.shape != (len(batch), n_items):
         raise ValueError(f"model.score returned shape {scores.shape}, "
                          f"expected ({len(batch)}, {n_items}).")
-    if np.isnan(scores).any():
-        raise ValueError(f"model.score returned NaN for {int(np.isnan(scores).any(1).sum())} user(s); "
-                         "the model diverged (lower lr) or was not fitted properly.")
     if mask is not None:
         M.mask_rows(scores, mask, batch)
     return M.top_k(scores, k)
@@ -209,3 +207,14 @@ def compare(models: Mapping[str, Any], test: Interactions,
     table.index.name = "model"
     table.attrs.update(counts)
     return table
+
+
+def _check_finite_scores(scores: np.ndarray, model: Any) -> None:
+    """A ValueError when ``scores`` hold NaN or +inf (the ranking would be arbitrary); -inf is
+    allowed and means "never recommend" (what masking writes)."""
+    bad = np.isnan(scores) | np.isposinf(scores)
+    if bad.any():
+        users = int(bad.any(axis=-1).sum()) if bad.ndim == 2 else 1
+        raise ValueError(f"{type(model).__name__}.score returned {int(bad.sum())} NaN or +inf score(s) for "
+                         f"{users} user(s); the model diverged (lower lr) or was not fitted properly. "
+                         "Scores must be finite (-inf marks an item never to recommend).")

@@ -30,6 +30,7 @@ import pandas as pd
 from .datasets import Interactions, check_same_catalog
 from .evaluation import evaluate
 from .sampling import sample_negatives
+from .utils import check_seed
 
 __all__ = ["pairwise_accuracy", "sample_test_triples", "only_items",
            "random_features", "shuffled_features", "with_control", "CONTROLS"]
@@ -47,8 +48,9 @@ def sample_test_triples(test: Interactions, train: Interactions | None = None, n
     draws are redrawn, all at once, for at most ``max_rounds`` rounds). Same ``seed``, same
     triples; triple ``t`` belongs to test pair ``t // n_neg``.
     """
-    if n_neg < 1:
-        raise ValueError(f"n_neg={n_neg} must be at least 1 negative per positive.")
+    check_seed(seed)
+    if isinstance(n_neg, bool) or not isinstance(n_neg, (int, np.integer)) or n_neg < 1:
+        raise ValueError(f"n_neg={n_neg!r} must be an integer, at least 1 negative per positive.")
     if len(test) == 0:
         raise ValueError("test has no interactions: nothing to evaluate.")
     parts = [test] if train is None else [train, test]
@@ -153,7 +155,7 @@ def random_features(item_features: Features, seed: int = 0) -> Features:
     the control removes the content, not the knowledge of which items lack it.
     """
     feats, single = _as_dict(item_features)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     out = {}
     for name, x in feats.items():
         noise = rng.normal(x.mean(0), x.std(0) + 1e-12, size=x.shape).astype(np.float32)
@@ -172,7 +174,7 @@ def shuffled_features(item_features: Features, seed: int = 0) -> Features:
     """
     feats, single = _as_dict(item_features)
     n = next(iter(feats.values())).shape[0]
-    perm = np.random.default_rng(seed).permutation(n)
+    perm = np.random.default_rng(check_seed(seed)).permutation(n)
     out = {name: x[perm] for name, x in feats.items()}
     return out["features"] if single else out
 

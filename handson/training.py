@@ -28,6 +28,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import checkpoints
+from .checkpoints import CHECKPOINT_FORMAT
 from .evaluation import evaluate
 
 if TYPE_CHECKING:
@@ -35,8 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["sample_bpr", "sample_negatives", "positive_keys", "History", "TrainState", "Trainable",
            "fit_loop", "save_checkpoint", "write_checkpoint", "CHECKPOINT_FORMAT"]
-
-CHECKPOINT_FORMAT = "handson-checkpoint-1"
 
 # -- samplers ------------------------------------------------------------------------------
 # The negative sampler lives in handson.sampling (torch-free, shared with the evaluation
@@ -274,6 +274,8 @@ def fit_loop(model: Trainable, train: "Interactions", valid: "Interactions | Non
     called after each validation with the epoch's record (loss and metrics); it may raise
     to abandon training (hyper-parameter search prunes poor trials this way). Returns the
     :class:`TrainState` (its ``history`` is the :class:`History`)."""
+    if checkpoint is not None:
+        checkpoint = checkpoints.check_writable(checkpoint)
     state = _start(model, resume_from)
     stopped = valid is not None and state.bad_evals >= model.patience  # a resumed early stop
     epochs = tqdm(range(state.epoch + 1, 1 if stopped else model.epochs + 1), desc=type(model).__name__,
@@ -310,44 +312,26 @@ def save_checkpoint(model: Trainable, path: str | Path) -> Path:
     state: TrainState | None = getattr(model, "training_", None)
     if state is None:
         raise RuntimeError(f"{type(model).__name__} has no training state: call .fit(train) first.")
-    return write_checkpoint(model, state, path)
+    return write_checkpoint(model, state, checkpoints.check_writable(path, "path"))
 
 
 def write_checkpoint(model: Trainable, state: TrainState, path: str | Path) -> Path:
-    """Write ``state`` (and the weights of ``model.module_``, or ``state.last_weights``) to ``path``."""
+    """Write ``state`` (and the weights of ``model.module_``, or ``state.last_weights``) to
+    ``path`` as plain data and tensors (see :mod:`handson.checkpoints`)."""
     hist = state.history
     payload: dict[str, Any] = {
-        "format": CHECKPOINT_FORMAT, "model_class": type(model).__name__,
-        "params": model.get_params(), "shape": (model.n_users_, model.n_items_),
-        "param_shapes": _shapes(model.module_),
+        "model_class": type(model).__name__,
+        "params": checkpoints.plain(model.get_params()), "shape": [model.n_users_, model.n_items_],
+        "param_shapes": {k: list(v) for k, v in _shapes(model.module_).items()},
         "model": state.last_weights if state.last_weights is not None else model.module_.state_dict(),
         "optimizer": state.optimizer.state_dict(), "scaler": state.scaler.state_dict(),
-        "numpy_rng": state.rng.bit_generator.state, "torch_rng": state.torch_rng,
+        "numpy_rng": checkpoints.rng_state(state.rng), "torch_rng": state.torch_rng,
         "cuda_rng": state.cuda_rng,
         "epoch": state.epoch, "best_state": state.best_state, "bad_evals": state.bad_evals,
-        "history": {"records": hist.records, "best_epoch": hist.best_epoch,
-                    "best_score": hist.best_score, "stopped_early": hist.stopped_early},
+        "history": checkpoints.plain({"records": hist.records, "best_epoch": hist.best_epoch,
+                                      "best_score": hist.best_score, "stopped_early": hist.stopped_early}),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
-
-
-def _load(path: str | Path, device: torch.device) -> dict:
-    """The checkpoint dict at ``path``; a clear ValueError for a missing or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"Checkpoint {str(path)!r} does not exist; pass the path given to fit(checkpoint=...).")
-    try:
-        ck = torch.load(path, map_location=device, weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
-        raise ValueError(f"Cannot read checkpoint {str(path)!r} ({type(exc).__name__}: {exc}).") from exc
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{str(path)!r} is not a handson training checkpoint (no {CHECKPOINT_FORMAT!r} tag).")
-    return ck
+    return checkpoints.save(payload, checkpoints.check_path(path, "path"))
 
 
 def _check_compatible(model: Trainable, ck: dict, path: str | Path) -> None:
@@ -360,8 +344,9 @@ def _check_compatible(model: Trainable, ck: dict, path: str | Path) -> None:
         raise ValueError(f"Checkpoint {path!r} was trained on (n_users, n_items)={tuple(ck['shape'])}, "
                          f"this data has {(model.n_users_, model.n_items_)}; resume on the same training data.")
     mine = _shapes(model.module_)
-    diff = [f"{k}: {ck['param_shapes'].get(k)} vs {mine.get(k)}"
-            for k in sorted(set(mine) | set(ck["param_shapes"])) if ck["param_shapes"].get(k) != mine.get(k)]
+    theirs = {k: tuple(v.shape) for k, v in ck["model"].items()}
+    diff = [f"{k}: {theirs.get(k)} vs {mine.get(k)}"
+            for k in sorted(set(mine) | set(theirs)) if theirs.get(k) != mine.get(k)]
     if diff:
         raise ValueError(f"Checkpoint {path!r} has other parameter shapes (checkpoint vs model): "
                          f"{'; '.join(diff[:4])}. Use the hyper-parameters it was trained with: {ck['params']}.")
@@ -369,14 +354,19 @@ def _check_compatible(model: Trainable, ck: dict, path: str | Path) -> None:
 
 def _restore(model: Trainable, state: TrainState, path: str | Path) -> None:
     """Load a checkpoint into ``model.module_`` and ``state``; clear errors on any mismatch."""
-    ck = _load(path, model.device_)
+    ck = checkpoints.load(path, model.device_)
     _check_compatible(model, ck, path)
-    model.module_.load_state_dict(ck["model"])
-    state.optimizer.load_state_dict(ck["optimizer"])
-    state.scaler.load_state_dict(ck["scaler"])
-    state.rng.bit_generator.state = ck["numpy_rng"]
-    if ck["torch_rng"] is not None:
-        torch.set_rng_state(ck["torch_rng"].cpu())
+    steps = {"model": lambda: model.module_.load_state_dict(ck["model"]),
+             "optimizer": lambda: state.optimizer.load_state_dict(ck["optimizer"]),
+             "scaler": lambda: state.scaler.load_state_dict(ck["scaler"]),
+             "numpy_rng": lambda: checkpoints.set_rng_state(state.rng, ck["numpy_rng"]),
+             "torch_rng": lambda: ck["torch_rng"] is None or torch.set_rng_state(ck["torch_rng"].cpu())}
+    for name, step in steps.items():
+        try:
+            step()
+        except (ValueError, RuntimeError, KeyError, TypeError, IndexError) as exc:
+            raise ValueError(f"Checkpoint {str(path)!r} is damaged: its {name!r} state cannot be restored "
+                             f"({type(exc).__name__}: {str(exc)[:200]}).") from None
     if ck["cuda_rng"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in ck["cuda_rng"]])
     state.epoch, state.best_state, state.bad_evals = ck["epoch"], ck["best_state"], ck["bad_evals"]

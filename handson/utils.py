@@ -12,11 +12,21 @@ from typing import Iterator
 
 import numpy as np
 
-__all__ = ["seed_everything", "get_device", "torch_threads", "in_colab", "cache_dir", "is_quick", "doctor"]
+__all__ = ["check_seed", "check_device", "seed_everything", "get_device", "torch_threads", "in_colab", "cache_dir", "is_quick", "doctor"]
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """``seed`` as an int; a ValueError naming ``name`` unless it is a non-negative integer
+    (the same seed gives the same numbers)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{name} must be a non-negative integer (the same seed gives the same numbers), "
+                         f"got {seed!r}.")
+    return int(seed)
 
 
 def seed_everything(seed: int = 42) -> np.random.Generator:
     """Seed Python, NumPy and (when installed) torch; returns a fresh NumPy Generator."""
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     try:
@@ -28,10 +38,29 @@ def seed_everything(seed: int = 42) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def check_device(device: object, owner: str = "") -> str:
+    """``device`` as a string; a ValueError naming it unless torch knows the device type and,
+    for CUDA, a GPU is present (``owner``, e.g. a model name, starts the message)."""
+    where = f"{owner}: " if owner else ""
+    try:
+        import torch
+    except ImportError:
+        return str(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{where}device must be None (choose automatically), 'cpu', 'cuda', 'cuda:0' "
+                         f"or 'mps', got {device!r}.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{where}device={device!r} but no CUDA GPU is available here; pass device=None.")
+    return str(device)
+
+
 def get_device(prefer: str | None = None) -> str:
-    """"cuda" when a GPU is usable, else "mps" (Apple), else "cpu"; ``prefer`` forces one."""
+    """"cuda" when a GPU is usable, else "mps" (Apple), else "cpu"; ``prefer`` forces one
+    (checked: an unknown device, or CUDA without a GPU, raises a ValueError)."""
     if prefer:
-        return str(prefer)
+        return check_device(prefer)
     try:
         import torch
     except ImportError:
@@ -80,7 +109,11 @@ def cache_dir(*parts: str) -> Path:
         except ImportError:
             root = str(Path.home() / ".cache" / "handson")
     path = Path(root).joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"the handson cache folder {path} cannot be created ({exc.strerror}); set "
+                                 "HANDSON_CACHE to a folder you can write to") from None
     return path
 
 

@@ -122,10 +122,15 @@ def test_optuna_resumes_an_interrupted_study_from_sqlite(tiny, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         tuning.search(Flaky, train, valid, space, method="optuna", n_trials=5, storage=storage, progress=False)
     Flaky.fits, Flaky.stop = 0, None
-    res = tuning.search(Flaky, train, valid, space, method="optuna", n_trials=5, storage=storage, progress=False)
+    ran = []
+    res = tuning.search(Flaky, train, valid, space, method="optuna", n_trials=5, storage=storage, progress=False,
+                        on_trial=lambda model, row: ran.append(row["trial"]))
     states = res.trials["state"].tolist()
     assert states.count("complete") == 5 and states.count("fail") == 1
-    assert Flaky.fits == 3, "the two finished trials were run again"
+    assert ran == [3, 4, 5], "the two finished trials were run again"
+    winner = int(res.trials.loc[res.trials["Recall@20"].idxmax(), "trial"])
+    assert Flaky.fits == 3 + (winner < 2)          # a winner of the first run is fitted once more
+    assert res.model.lam == res.best_params["lam"]
     assert res.trials.loc[0, "lam"] == 200.0                  # trial 0 is the defaults, run once
     assert res.trials["lam"].nunique() == len(res.trials)     # the resumed sampler does not replay its draws
     assert res.best_score == res.trials.loc[res.trials["state"] == "complete", "Recall@20"].max()

@@ -16,7 +16,8 @@ What is where:
 - ``amazon``: the Amazon categories of the RecSys 2024 summer school (Ducho + Elliot);
 - ``amazon2023``: Amazon Reviews 2023 from the Hugging Face hub, plus an image downloader;
 - ``files``: reading rules shared by the real-data loaders (layouts, encodings, images);
-- ``download``: downloads that fail cleanly (checksums, atomic writes, offline errors, zips).
+- ``download``: downloads that fail cleanly (checksums, atomic writes, offline errors);
+- ``archives``: zip extraction that refuses unsafe members and never deletes what is there.
 
 :data:`LOADERS` maps each name to a plain function of those modules, called as
 ``loader(root=root, **kwargs)``.

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import re
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import IO, Iterator
@@ -121,8 +123,10 @@ def _read_reviews(path: Path, max_reviews: int | None, info: dict, quiet: bool) 
         try:
             r = json.loads(line)
             item = r.get("parent_asin") or r["asin"]
-            row = (str(r["user_id"]), str(item), float(r["rating"]), int(r.get("timestamp") or 0))
-        except (ValueError, KeyError, TypeError, AttributeError):
+            row = (str(r["user_id"]), str(item), float(r["rating"]), int(r["timestamp"]))
+            if not math.isfinite(row[2]):
+                raise ValueError("rating is not a finite number")
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
             bad += 1
             continue
         rows.append(row)
@@ -131,6 +135,9 @@ def _read_reviews(path: Path, max_reviews: int | None, info: dict, quiet: bool) 
     if not rows:
         raise ValueError(f"{path.name} holds no readable review ({bad} bad line(s)); each line must be "
                          "a JSON object with user_id, parent_asin (or asin), rating, timestamp.")
+    if bad:
+        warnings.warn(f"{path.name}: {bad} review line(s) without a user, item, finite rating or "
+                      "timestamp were skipped (counted in info['bad_review_lines']).", stacklevel=3)
     df = pd.DataFrame.from_records(rows, columns=["user", "item", "rating", "timestamp"])
     return df.astype({"rating": np.float32, "timestamp": np.int64})
 

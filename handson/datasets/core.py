@@ -36,9 +36,9 @@ class Interactions:
     timestamps: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        self.n_users, self.n_items = _as_size(self.n_users, "n_users"), _as_size(self.n_items, "n_items")
         self.users = _as_index_array(self.users, "users")
         self.items = _as_index_array(self.items, "items")
-        self.n_users, self.n_items = int(self.n_users), int(self.n_items)
         n = len(self.users)
         if len(self.items) != n:
             raise ValueError(f"users and items differ in length ({n} vs {len(self.items)}).")
@@ -51,13 +51,9 @@ class Interactions:
                     "Map raw ids to indices with Dataset.user_index()/item_index() first."
                 )
         if self.ratings is not None:
-            self.ratings = np.asarray(self.ratings, dtype=np.float32)
-            if self.ratings.shape != (n,):
-                raise ValueError(f"ratings has shape {self.ratings.shape}, expected ({n},).")
+            self.ratings = _as_finite(self.ratings, "ratings", n, np.float32)
         if self.timestamps is not None:
-            self.timestamps = np.asarray(self.timestamps, dtype=np.int64)
-            if self.timestamps.shape != (n,):
-                raise ValueError(f"timestamps has shape {self.timestamps.shape}, expected ({n},).")
+            self.timestamps = _as_finite(self.timestamps, "timestamps", n, np.int64)
 
     def __len__(self) -> int:
         return len(self.users)
@@ -146,15 +142,54 @@ def check_same_catalog(*parts: Interactions) -> None:
         )
 
 
+def _as_size(value: Any, name: str) -> int:
+    """``n_users`` / ``n_items`` as a non-negative int; a clear ValueError otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)) \
+            or not float(value).is_integer() or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer (the size of the index), got {value!r}.")
+    return int(value)
+
+
+def _as_finite(values: Any, name: str, n: int, dtype: type) -> np.ndarray:
+    """``values`` as a ``(n,)`` array of ``dtype``; NaN, inf, strings and a wrong shape raise
+    a ValueError naming ``name`` and the first bad positions (never int64's minimum for NaN)."""
+    arr = np.asarray(values)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} has shape {arr.shape}, expected ({n},): one value per interaction.")
+    if np.issubdtype(arr.dtype, np.datetime64):
+        arr = arr.astype("datetime64[ns]")
+        bad = np.isnat(arr)
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind in "biuf":
+        bad = ~np.isfinite(arr.astype(np.float64))
+    else:
+        raise ValueError(f"{name} must be numbers, got dtype {arr.dtype} (e.g. {arr[:3].tolist()}); "
+                         "convert them first (pd.to_numeric, or pd.to_datetime for dates).")
+    if bad.any():
+        raise ValueError(f"{name} holds {int(bad.sum())} NaN/inf value(s), at positions "
+                         f"{np.flatnonzero(bad)[:5].tolist()}; drop or fill those interactions first.")
+    if np.issubdtype(dtype, np.integer) and arr.dtype.kind == "f" and (arr != np.floor(arr)).any():
+        frac = np.flatnonzero(arr != np.floor(arr))
+        raise ValueError(f"{name} holds {len(frac)} fractional value(s), e.g. {arr[frac[:3]].tolist()}, which int64 "
+                         "would truncate (ties in time); scale them to a whole unit first (e.g. seconds * 1000) "
+                         "or pass datetimes.")
+    return arr.astype(dtype)
+
+
 def _as_index_array(a: Any, name: str) -> np.ndarray:
     arr = np.asarray(a)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}.")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            bad = np.flatnonzero(~np.isfinite(arr))
+            raise ValueError(f"{name} holds {len(bad)} NaN/inf value(s) at positions {bad[:5].tolist()}; "
+                             "indices must be integers: drop those interactions first.")
+        if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
         else:
-            raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype}.")
+            raise ValueError(f"{name} must hold integer indices, got dtype {arr.dtype} "
+                             f"(e.g. {arr[:3].tolist()}); map raw ids with Dataset.user_index()/item_index().")
     return arr.astype(np.int64, copy=False)
 
 
@@ -267,6 +302,9 @@ class Dataset:
         ``k_items`` interactions until none is left; returns a new, re-indexed Dataset whose
         catalog keeps only the surviving items."""
         k_items = k_users if k_items is None else k_items
+        for name, k in (("k_users", k_users), ("k_items", k_items)):
+            if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+                raise ValueError(f"{name} must be a non-negative integer (interactions needed), got {k!r}.")
         keep = np.ones(self.n_interactions, dtype=bool)
         u, i = self.interactions.users, self.interactions.items
         while True:
@@ -287,6 +325,12 @@ class Dataset:
         r = self.interactions.ratings
         if r is None:
             raise ValueError("This dataset has no ratings to threshold; it is already implicit.")
+        if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, (int, float, np.number)) \
+                or not np.isfinite(threshold):
+            raise ValueError(f"threshold must be a finite number (e.g. 4.0), got {threshold!r}.")
+        if not np.isfinite(r).all():
+            raise ValueError(f"ratings hold {int((~np.isfinite(r)).sum())} NaN/inf value(s), which no "
+                             "threshold can place; drop or fill them before implicit().")
         keep = r >= threshold
         return self._reindexed(keep, np.arange(self.n_users), np.arange(self.n_items), self.name)
 

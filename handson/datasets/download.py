@@ -14,17 +14,16 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-import shutil
 import socket
 import tempfile
 import time
-import zipfile
-import zlib
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from ..utils import cache_dir
+from .archives import DownloadError, extract_zip
 
 __all__ = ["DownloadError", "data_dir", "repo_root", "download", "gdown_file", "hf_file", "extract_zip",
            "sha256sum", "looks_like_html", "is_reachable"]
@@ -32,10 +31,6 @@ __all__ = ["DownloadError", "data_dir", "repo_root", "download", "gdown_file", "
 CONNECT_TIMEOUT = 4.0   # seconds to open a connection: offline machines fail this fast
 READ_TIMEOUT = 60.0     # seconds without a byte before a transfer counts as stalled
 OFFLINE_ALTERNATIVE = 'handson.datasets.load("toyshop") works offline (it is generated locally)'
-
-
-class DownloadError(RuntimeError):
-    """A download or an archive failed; the message says why and what to do."""
 
 
 # -- where data lives ------------------------------------------------------------------
@@ -124,6 +119,16 @@ def _verify(path: Path, sha256: str | None, source: str) -> None:
                             "corrupted transfer).")
 
 
+def _keep_aside(dest: Path) -> None:
+    """Rename a file already at ``dest`` (its checksum did not match) to ``<name>.mismatch``,
+    with a warning, instead of deleting it."""
+    if dest.is_file():
+        aside = dest.with_name(dest.name + ".mismatch")
+        os.replace(dest, aside)
+        warnings.warn(f"{dest} did not match the expected checksum; it was renamed to {aside.name} "
+                      "and replaced by a fresh download.", stacklevel=3)
+
+
 # -- plain HTTP(S) ---------------------------------------------------------------------
 class _Retry(Exception):
     """A failure after the connection opened: worth another attempt."""
@@ -138,14 +143,14 @@ def download(url: str, dest: str | Path, sha256: str | None = None, retries: int
     the connection opened (truncated body, stalled read, HTTP 5xx) are retried ``retries``
     times from scratch; a host that cannot be reached fails at once with instructions for
     placing the file by hand. HTTP 4xx, an HTML page where a file was expected, and a
-    checksum mismatch raise :class:`DownloadError`. No partial file is ever left.
+    checksum mismatch raise :class:`DownloadError`. No partial file is ever left, and a file
+    already at ``dest`` whose checksum does not match is renamed to ``<name>.mismatch`` (never
+    deleted) once the new one has arrived and verified.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.is_file():
-        if sha256 is None or sha256sum(dest).lower() == sha256.lower():
-            return dest
-        dest.unlink()
+    if dest.is_file() and (sha256 is None or sha256sum(dest).lower() == sha256.lower()):
+        return dest
     if isinstance(timeout, (int, float)):
         timeout = (min(float(timeout), CONNECT_TIMEOUT), float(timeout))
     last: Exception | None = None
@@ -154,6 +159,7 @@ def download(url: str, dest: str | Path, sha256: str | None = None, retries: int
         try:
             _fetch_once(url, tmp, dest, timeout, allow_html, quiet)
             _verify(tmp, sha256, url)
+            _keep_aside(dest)
             os.replace(tmp, dest)
             return dest
         except _Retry as exc:
@@ -264,6 +270,7 @@ def gdown_file(file_id: str, dest: str | Path, sha256: str | None = None, quiet:
                                 "download quota is exceeded or the file is not shared publicly. "
                                 f"Retry later. {manual_hint(dest, url)}")
         _verify(tmp, sha256, url)
+        _keep_aside(dest)
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -313,51 +320,7 @@ def hf_file(repo_id: str, filename: str, repo_type: str = "dataset", revision: s
     return Path(path)
 
 
-# -- archives --------------------------------------------------------------------------
-def extract_zip(path: str | Path, dest: str | Path, delete_bad: bool = True) -> Path:
-    """Extract a zip archive into ``dest``; returns ``dest``.
-
-    A truncated or corrupt archive raises :class:`DownloadError` and (with ``delete_bad``)
-    is deleted so the next call downloads it again. Extraction goes to a temporary folder
-    first, so a failure leaves ``dest`` untouched. Members with absolute paths or ``..``
-    are refused.
-    """
-    path, dest = Path(path), Path(dest)
-
-    def bad(reason: str) -> DownloadError:
-        if delete_bad:
-            path.unlink(missing_ok=True)
-        gone = " It was deleted; download it again." if delete_bad else ""
-        return DownloadError(f"{path.name} is not a valid zip archive ({reason}).{gone}")
-
-    try:
-        with zipfile.ZipFile(path) as zf:
-            first_bad = zf.testzip()
-            if first_bad is not None:
-                raise bad(f"member {first_bad!r} fails its CRC check")
-            names = zf.namelist()
-            unsafe = [n for n in names if n.startswith(("/", "\\")) or ".." in Path(n).parts]
-            if unsafe:
-                raise DownloadError(f"{path.name} holds unsafe member paths {unsafe[:3]}; "
-                                    "refusing to extract.")
-            dest.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
-            try:
-                zf.extractall(tmp)
-                for child in tmp.iterdir():
-                    target = dest / child.name
-                    if target.is_dir() and not target.is_symlink():
-                        shutil.rmtree(target)
-                    os.replace(child, target)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, zlib.error) as exc:
-        raise bad(f"{type(exc).__name__}: {exc}") from None
-    except FileNotFoundError:
-        raise DownloadError(f"No archive at {path}.") from None
-    return dest
-
-
+# -- messages --------------------------------------------------------------------------
 def describe_folder(folder: Path, limit: int = 12) -> str:
     """A short listing of what a folder holds, for error messages."""
     if not folder.exists():

@@ -28,14 +28,21 @@ def from_frames(interactions: pd.DataFrame, items: pd.DataFrame | None = None, *
     is the set of items that appear in the interactions. Users are indexed in sorted order
     of their raw ids. Duplicate (user, item) pairs are collapsed to the latest one (by
     timestamp when present) and counted in ``info["duplicates_collapsed"]`` with a warning.
+    Ratings and timestamps must be numbers (datetimes become int64 nanoseconds): a missing,
+    infinite or unparsable value raises a ValueError naming the column and the rows, as do
+    ids of mixed types in one column.
     """
+    for arg, frame in (("interactions", interactions), ("items", items)):
+        if not isinstance(frame, pd.DataFrame) and not (arg == "items" and frame is None):
+            raise ValueError(f"{arg} must be a pandas DataFrame, got {type(frame).__name__}; "
+                             "e.g. pd.read_csv(...) or pd.DataFrame({'user': ..., 'item': ...}).")
     item_id_col = item_id_col or item_col
     info = dict(info or {})
     df = _interaction_rows(interactions, user_col, item_col, rating_col, timestamp_col, info)
     if items is None:
-        items = pd.DataFrame({item_id_col: np.sort(df[item_col].unique())})
+        items = pd.DataFrame({item_id_col: _sorted_ids(df[item_col], item_col)})
     catalog, item_idx = _catalog(items, item_id_col, df[item_col].to_numpy())
-    user_ids = np.sort(df[user_col].unique())
+    user_ids = _sorted_ids(df[user_col], user_col)
     user_idx = pd.Index(user_ids).get_indexer(df[user_col].to_numpy())
     table = _item_table(items, item_id_col, text_col, image_col)
     inter = Interactions(
@@ -62,6 +69,13 @@ def _interaction_rows(interactions: pd.DataFrame, user_col: str, item_col: str,
         raise ValueError(f"{int(nan_rows.sum())} interaction rows have a missing user or item id "
                          f"(first at row {df.index[nan_rows][0]!r}); drop them with "
                          f"df.dropna(subset=[{user_col!r}, {item_col!r}]) first.")
+    for col in (user_col, item_col):
+        if pd.api.types.is_float_dtype(df[col]) and np.isinf(df[col]).any():
+            raise ValueError(f"column {col!r} holds {int(np.isinf(df[col]).sum())} infinite id(s), at rows "
+                             f"{df.index[np.isinf(df[col])][:5].tolist()}; ids must be finite: drop those rows.")
+    for col in (rating_col, timestamp_col):
+        if col is not None:
+            df[col] = _numbers(df[col], col, "rating_col" if col == rating_col else "timestamp_col")
     sort_cols = [user_col, item_col] + ([timestamp_col] if timestamp_col else [])
     df = df.sort_values(sort_cols, kind="stable")
     dup = df.duplicated([user_col, item_col], keep="last")
@@ -71,6 +85,40 @@ def _interaction_rows(interactions: pd.DataFrame, user_col: str, item_col: str,
                       stacklevel=3)
         df = df[~dup]
     return df
+
+
+def _sorted_ids(ids: pd.Series, col: str) -> np.ndarray:
+    """The distinct raw ids of column ``col``, sorted; ids of mixed types raise a ValueError."""
+    distinct = ids.unique()
+    try:
+        return np.sort(distinct)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in distinct})
+        raise ValueError(f"column {col!r} mixes id types {kinds}; make them one type first, e.g. "
+                         f"df[{col!r}] = df[{col!r}].astype(str).") from None
+
+
+def _numbers(values: pd.Series, col: str, arg: str) -> pd.Series:
+    """The ratings or timestamps of column ``col`` as numbers (datetimes: int64 nanoseconds);
+    a missing (NaN, None, NaT) or unparsable value raises a ValueError naming the column,
+    the argument ``arg`` that chose it, the rows and the values."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        parsed = values.astype(np.float64)
+    else:
+        parsed = pd.to_numeric(values, errors="coerce")
+        bad = parsed.isna() & values.notna()
+        if bad.any():
+            raise ValueError(f"column {col!r} ({arg}) holds {int(bad.sum())} value(s) that are not numbers, "
+                             f"e.g. {values[bad].head(3).tolist()} at rows {values.index[bad][:3].tolist()}; "
+                             "convert the column first (pd.to_numeric, or pd.to_datetime for dates).")
+    missing = parsed.isna() if parsed.dtype.kind == "M" else parsed.isna() | np.isinf(parsed)
+    if missing.any():
+        raise ValueError(f"column {col!r} ({arg}) has {int(missing.sum())} missing or infinite value(s), at "
+                         f"rows {values.index[missing][:5].tolist()}; drop those rows "
+                         f"(df.dropna(subset=[{col!r}])) or fill them first.")
+    return parsed.dt.as_unit("ns").astype(np.int64) if parsed.dtype.kind == "M" else parsed
 
 
 def _catalog(items: pd.DataFrame, item_id_col: str, raw_items: np.ndarray) -> tuple[pd.Index, np.ndarray]:

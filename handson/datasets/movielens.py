@@ -11,13 +11,16 @@ Layouts (exactly those of the GroupLens zips; a ``posters/<movieId>.jpg`` folder
 The catalog is every movie of the movie table; rated movies missing from it stay in the
 catalog without text (counted in ``info["items_without_meta"]``). Item text = title +
 genres (+ the distinct user tags for latest-small). Ratings stay explicit (0.5-5 or 1-5
-stars); ``ds.implicit(4)`` keeps the positives. Timestamps are Unix seconds.
+stars); ``ds.implicit(4)`` keeps the positives. Timestamps are Unix seconds. Rating rows
+without a user, item, rating or timestamp (e.g. a truncated last line) are dropped, counted
+in ``info["rows_dropped"]`` and named in a warning.
 
 Reference: Harper and Konstan, "The MovieLens datasets: history and context",
 ACM TiiS 5(4), 2015.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +63,7 @@ def load_movielens(variant: str = "latest-small", root: str | Path | None = None
         ratings, movies = _read_100k(folder, info)
     else:
         ratings, movies = _read_latest(folder, info)
+    ratings = _complete_rows(ratings, info, "u.data" if variant == "100k" else "ratings.csv")
     known = ratings["item"].isin(movies["item_id"])
     missing = pd.unique(ratings.loc[~known, "item"])
     info["items_without_meta"] = int(len(missing))
@@ -85,6 +89,20 @@ def _local_copy(variant: str, download: bool, quiet: bool) -> Path:
     extract_zip(archive, base)
     archive.unlink(missing_ok=True)
     return folder
+
+
+def _complete_rows(ratings: pd.DataFrame, info: dict, file: str) -> pd.DataFrame:
+    """The rating rows with a number in each of user, item, rating and timestamp; the others
+    (a truncated last line, a lost timestamp, text in a number column) are dropped, counted
+    in ``info["rows_dropped"]`` and named in a warning."""
+    numeric = ratings.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna().any(axis=1) | np.isinf(numeric.astype(float)).any(axis=1)
+    info["rows_dropped"] = int(bad.sum())
+    if bad.any():
+        warnings.warn(f"{file}: {int(bad.sum())} row(s) lack a user, item, rating or timestamp (data rows "
+                      f"{ratings.index[bad][:5].tolist()}, counting from 0); they were dropped and are "
+                      "counted in info['rows_dropped'].", stacklevel=3)
+    return numeric[~bad].astype({"user": np.int64, "item": np.int64, "timestamp": np.int64})
 
 
 def _read_100k(folder: Path, info: dict) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -35,6 +35,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ import pandas as pd
 
 from ..utils import cache_dir
 from .core import Dataset
+from .download import sha256sum
 from .frames import from_frames
 from .toyshop_images import COLOURS, IMAGE_SIZE, write_images  # noqa: F401 - IMAGE_SIZE re-exported
 
@@ -281,7 +283,8 @@ def _write(root: Path, p: dict) -> None:
              "activity": users["activity"].tolist(),
              "item_popularity": np.round(items["log_popularity"], 6).tolist(),
              "new_items": np.flatnonzero(new).tolist(), "colour_in_text": items["says_colour"].tolist()}
-    meta = {"generator_version": GENERATOR_VERSION, "params": p, "ground_truth": truth}
+    meta = {"generator_version": GENERATOR_VERSION, "params": p, "ground_truth": truth,
+            "sha256": {name: sha256sum(root / name) for name in _TABLES}}
     (root / "meta.json").write_text(json.dumps(meta))
 
 
@@ -323,12 +326,27 @@ def _atomic_write(root: Path, p: dict) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _matches(root: Path, p: dict) -> bool:
+_TABLES = ("items.csv", "interactions.csv")
+
+
+def _damage(root: Path, p: dict) -> str | None:
+    """Why the copy in ``root`` cannot be used: "absent", "other" (another version or other
+    parameters) or the table whose SHA-256 does not match meta.json; None when it is sound."""
     try:
         meta = json.loads((root / "meta.json").read_text())
     except (OSError, ValueError):
-        return False
-    return meta.get("generator_version") == GENERATOR_VERSION and meta.get("params") == p
+        return "absent"
+    if not isinstance(meta, dict) or meta.get("generator_version") != GENERATOR_VERSION or meta.get("params") != p:
+        return "other"
+    sums = meta.get("sha256") if isinstance(meta.get("sha256"), dict) else {}
+    for name in _TABLES:
+        if not (root / name).is_file() or sha256sum(root / name) != sums.get(name):
+            return f"{name} fails its SHA-256 check"
+    return None
+
+
+def _matches(root: Path, p: dict) -> bool:
+    return _damage(root, p) is None
 
 
 def load(root: str | Path | None = None, subset: str | None = None, **kwargs: Any) -> Dataset:
@@ -349,13 +367,18 @@ def load(root: str | Path | None = None, subset: str | None = None, **kwargs: An
     if root is None:
         key = hashlib.sha1(json.dumps([GENERATOR_VERSION, p], sort_keys=True).encode()).hexdigest()[:10]
         root = cache_dir("toyshop") / f"v{GENERATOR_VERSION}-{p['n_users']}x{p['n_items']}-s{p['seed']}-{key}"
-        if root.exists() and not _matches(root, p):
+        why = _damage(root, p) if root.exists() else None
+        if why is not None:
+            if why not in ("absent", "other"):
+                warnings.warn(f"The cached toyshop in {root} is damaged ({why}); it is generated again.",
+                              stacklevel=2)
             shutil.rmtree(root)  # a stale or broken copy in our own cache
     root = Path(root)
     if not _matches(root, p):
         if root.exists() and any(root.iterdir()):
-            raise ValueError(f"{root} is not empty and holds no toyshop with these parameters; "
-                             "pass an empty or new folder as root, or root=None for the cache.")
+            raise ValueError(f"{root} is not empty and holds no sound toyshop with these parameters "
+                             f"({_damage(root, p)}); pass an empty or new folder as root, or root=None "
+                             "for the cache.")
         _atomic_write(root, p)
     return _read(root)
 

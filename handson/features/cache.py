@@ -6,7 +6,8 @@ encoder, its weights, the layer, the preprocessing and the dtype. Files live und
 ``handson.utils.cache_dir("features")`` (``HANDSON_CACHE`` or the user cache dir):
 
     <key>.npy     float32 (n_items, d), raw rows (unavailable items hold zeros)
-    <key>.json    manifest, report and the indices of unavailable items
+    <key>.json    manifest, report, the indices of unavailable items, and the .npy's shape,
+                  dtype and SHA-256: an entry that does not verify is recomputed (with a warning)
     <key>.part/   chunk files of a run in progress; a later identical call resumes from them
 
 Also the Ducho / Elliot layout (one ``<item_id>.npy`` per item under
@@ -19,15 +20,16 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from .core import Features
 
-__all__ = ["fingerprint_images", "fingerprint_texts", "cache_key", "FeatureStore", "export_ducho",
-           "import_ducho"]
+__all__ = ["fingerprint_images", "fingerprint_texts", "cache_key", "FeatureStore", "CacheEntryError",
+           "export_ducho", "import_ducho"]
 
 
 def _hash_lines(lines: Iterable[str]) -> str:
@@ -62,81 +64,144 @@ def cache_key(identity: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """``write(file)`` into a temporary file next to ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
+        with os.fdopen(fd, mode) as f:
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _atomic_save_json(path: Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class CacheEntryError(ValueError):
+    """A cache entry that does not verify (the message says which file and what failed)."""
 
 
 class FeatureStore:
-    """Cached feature matrices under one folder (default: the handson cache)."""
+    """Cached feature matrices under one folder (default: the handson cache).
+
+    Every entry is verified when read: the manifest must parse and record the ``.npy``
+    file's shape, dtype and SHA-256, and the file must match all three. An entry that does
+    not verify is reported in a warning (naming the file and what failed), removed, and
+    treated as absent, so the caller computes it again: a damaged cache heals itself.
+    ``writable`` is False for a folder that cannot be created or written; such a store
+    still serves the entries it holds.
+    """
 
     def __init__(self, root: str | Path | None = None) -> None:
         if root is None:
             from ..utils import cache_dir
-            root = cache_dir("features")
+            try:
+                root = cache_dir("features")
+            except OSError:     # HANDSON_CACHE names a file or a folder that cannot be made
+                root = Path(os.environ.get("HANDSON_CACHE") or Path.home() / ".cache" / "handson") / "features"
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.writable = _probe(self.root)
 
     def paths(self, key: str) -> tuple[Path, Path]:
         """The ``.npy`` and manifest ``.json`` paths of a key."""
         return self.root / f"{key}.npy", self.root / f"{key}.json"
 
     def load(self, key: str) -> Features | None:
-        """The raw cached features of ``key`` (missing policy not applied), or None."""
+        """The raw cached features of ``key`` (missing policy not applied), or None when the
+        entry is absent or does not verify (then with a warning, and the entry removed)."""
         npy, meta = self.paths(key)
-        if not (npy.is_file() and meta.is_file()):
+        if not (npy.exists() or meta.exists()):
             return None
         try:
+            return self._verified(npy, meta)
+        except CacheEntryError as exc:
+            warnings.warn(f"Feature cache entry {npy.name} does not verify ({exc}); it is computed again.",
+                          stacklevel=3)
+            if self.writable:
+                npy.unlink(missing_ok=True)
+                meta.unlink(missing_ok=True)
+            return None
+
+    def _verified(self, npy: Path, meta: Path) -> Features:
+        """The entry's Features; a CacheEntryError says what does not verify."""
+        try:
             info = json.loads(meta.read_text())
-            values = np.load(npy, mmap_mode=None)
-        except (OSError, ValueError):
-            return None
-        n = info["manifest"].get("n_items")
-        if values.ndim != 2 or values.shape[0] != n:
-            return None
-        mask = np.ones(n, dtype=bool)
-        mask[np.asarray(info.get("unavailable", []), dtype=np.int64)] = False
-        return Features(values, mask, info.get("report", {}), info["manifest"])
+        except (OSError, ValueError) as exc:
+            raise CacheEntryError(f"manifest {meta.name} unreadable: {type(exc).__name__}") from None
+        if not isinstance(info, dict) or not isinstance(info.get("manifest"), dict) \
+                or not isinstance(info.get("file"), dict):
+            raise CacheEntryError(f"manifest {meta.name} lacks its 'manifest' or 'file' record")
+        rec, man = info["file"], info["manifest"]
+        if not npy.is_file():
+            raise CacheEntryError(f"{npy.name} is missing")
+        if _sha256(npy) != rec.get("sha256"):
+            raise CacheEntryError(f"{npy.name} fails its SHA-256 check (damaged or changed on disk)")
+        try:
+            values = np.load(npy, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise CacheEntryError(f"{npy.name} unreadable: {type(exc).__name__}") from None
+        if list(values.shape) != rec.get("shape") or str(values.dtype) != rec.get("dtype") \
+                or values.ndim != 2 or values.shape[0] != man.get("n_items"):
+            raise CacheEntryError(f"{npy.name} has shape {values.shape} and dtype {values.dtype}, the manifest "
+                                  f"says {rec.get('shape')} {rec.get('dtype')} for {man.get('n_items')} items")
+        unavailable = np.asarray(info.get("unavailable", []))
+        if unavailable.size and (unavailable.dtype.kind not in "iu" or unavailable.min() < 0
+                                 or unavailable.max() >= len(values)):
+            raise CacheEntryError(f"manifest {meta.name} lists unavailable rows outside the matrix")
+        mask = np.ones(len(values), dtype=bool)
+        mask[unavailable.astype(np.int64)] = False
+        return Features(values, mask, info.get("report", {}), man)
 
     def save(self, key: str, feats: Features) -> None:
-        """Write ``<key>.npy`` then ``<key>.json`` (the manifest marks a complete entry)."""
+        """Write ``<key>.npy`` then ``<key>.json`` with its shape, dtype and SHA-256 (the
+        manifest marks a complete entry); both atomically."""
         npy, meta = self.paths(key)
-        _atomic_save_npy(npy, np.ascontiguousarray(feats.values, dtype=np.float32))
-        _atomic_save_json(meta, {"manifest": feats.manifest, "report": feats.report,
-                                 "unavailable": np.flatnonzero(~feats.mask).tolist()})
+        values = np.ascontiguousarray(feats.values, dtype=np.float32)
+        _atomic_write(npy, lambda f: np.save(f, values))
+        record = {"sha256": _sha256(npy), "shape": list(values.shape), "dtype": str(values.dtype)}
+        _atomic_write(meta, lambda f: json.dump({"manifest": feats.manifest, "report": feats.report,
+                                                 "unavailable": np.flatnonzero(~feats.mask).tolist(),
+                                                 "file": record}, f, indent=1, default=str), "w")
 
     # -- chunks of a run in progress -----------------------------------------------------
     def chunk_dir(self, key: str) -> Path:
         return self.root / f"{key}.part"
 
-    def load_chunks(self, key: str) -> dict[str, np.ndarray] | None:
-        """All chunks saved so far, concatenated: ``index``, ``values``, ``status``, ``mode``."""
+    def chunk_files(self, key: str) -> list[Path]:
         folder = self.chunk_dir(key)
-        files = sorted(folder.glob("chunk_*.npz")) if folder.is_dir() else []
-        parts = []
-        for f in files:
+        return sorted(folder.glob("chunk_*.npz")) if folder.is_dir() else []
+
+    def load_chunks(self, key: str, n: int | None = None) -> dict[str, np.ndarray] | None:
+        """All chunks saved so far, concatenated: ``index``, ``values``, ``status``, ``mode``.
+
+        A chunk that cannot be read or whose arrays disagree (lengths, rows outside ``[0, n)``,
+        widths) is dropped with a warning and its rows are computed again."""
+        parts, dropped = [], []
+        for f in self.chunk_files(key):
             try:
-                with np.load(f) as z:
-                    parts.append({k: z[k] for k in ("index", "values", "status", "mode")})
-            except (OSError, ValueError, KeyError):
+                with np.load(f, allow_pickle=False) as z:
+                    part = {k: z[k] for k in ("index", "values", "status", "mode")}
+                _check_chunk(part, n)
+            except Exception as exc:  # noqa: BLE001 - a damaged zip raises many types
+                dropped.append(f"{f.name} ({type(exc).__name__})")
                 f.unlink(missing_ok=True)
+                continue
+            parts.append(part)
+        widths = {p["values"].shape[1] for p in parts} - {0}
+        if len(widths) > 1:
+            dropped.append(f"all chunks (row widths {sorted(widths)})")
+            self.clear_chunks(key)
+            parts = []
+        if dropped:
+            warnings.warn(f"Feature cache: dropped damaged chunk(s) of an interrupted run: {', '.join(dropped[:3])}; "
+                          "their rows are computed again.", stacklevel=3)
         if not parts:
             return None
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -146,11 +211,8 @@ class FeatureStore:
         """Atomically write one chunk of rows (original item indices in ``index``)."""
         folder = self.chunk_dir(key)
         folder.mkdir(exist_ok=True)
-        path = folder / f"chunk_{number:06d}.npz"
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, index=index, values=values, status=status, mode=mode)
-        os.replace(tmp, path)
+        _atomic_write(folder / f"chunk_{number:06d}.npz",
+                      lambda f: np.savez(f, index=index, values=values, status=status, mode=mode))
 
     def clear_chunks(self, key: str) -> None:
         shutil.rmtree(self.chunk_dir(key), ignore_errors=True)
@@ -161,12 +223,34 @@ class FeatureStore:
         for meta in sorted(self.root.glob("*.json")):
             try:
                 man = json.loads(meta.read_text())["manifest"]
-            except (OSError, ValueError, KeyError):
+                out.append({"key": meta.stem, "kind": man.get("kind"), "encoder": man.get("encoder"),
+                            "layer": man.get("layer"), "n_items": man.get("n_items"), "d": man.get("d"),
+                            "created": man.get("created")})
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
-            out.append({"key": meta.stem, "kind": man.get("kind"), "encoder": man.get("encoder"),
-                        "layer": man.get("layer"), "n_items": man.get("n_items"), "d": man.get("d"),
-                        "created": man.get("created")})
         return out
+
+
+def _probe(folder: Path) -> bool:
+    """Whether ``folder`` can be created and written (a probe file is written and removed)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError:
+        return False
+    return True
+
+
+def _check_chunk(part: dict[str, np.ndarray], n: int | None) -> None:
+    """A ValueError unless the arrays of one chunk agree with each other and with ``n`` rows."""
+    index, values = part["index"], part["values"]
+    if index.ndim != 1 or values.ndim != 2 or not (len(index) == len(values) == len(part["status"])
+                                                    == len(part["mode"])):
+        raise ValueError("chunk arrays disagree")
+    if len(index) and (index.dtype.kind not in "iu" or index.min() < 0 or (n is not None and index.max() >= n)):
+        raise ValueError("chunk rows outside the catalog")
 
 
 def export_ducho(features: Features | np.ndarray, ids: Sequence[Any], folder: str | Path,

@@ -132,7 +132,8 @@ def warn_missing(report: dict, what: str, policy: str) -> None:
     msgs = []
     n_absent = report.get("items", 0) - report.get("available", 0)
     if n_absent:
-        parts = [f"{k.replace('_', ' ')}: {report[k]}" for k in ("missing_path", "missing_file", "unreadable", "empty")
+        parts = [f"{k.replace('_', ' ')}: {report[k]}"
+                 for k in ("missing_path", "missing_file", "unreadable", "empty", "unencodable", "non_finite")
                  if report.get(k)]
         fill = {"zero": "zero rows", "mean": "the mean row", "error": "an error"}[policy]
         msgs.append(f"{n_absent} of {report.get('items', 0)} items have no usable content ({', '.join(parts)}); "

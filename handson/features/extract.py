@@ -7,6 +7,7 @@ applies the caller's missing-content policy.
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -22,8 +23,8 @@ __all__ = ["STATUS", "resolve_items", "ChunkedRun", "run_cached", "make_report",
            "check_batching", "encoding"]
 
 #: per-item outcome codes, stored with each chunk so that a resumed run reports correctly
-STATUS = {0: "ok", 1: "missing_path", 2: "missing_file", 3: "unreadable", 4: "empty"}
-FORMAT_VERSION = 1
+STATUS = {0: "ok", 1: "missing_path", 2: "missing_file", 3: "unreadable", 4: "empty", 5: "unencodable"}
+FORMAT_VERSION = 2   # 2: manifests record the .npy's shape, dtype and SHA-256
 
 
 def resolve_items(data: Any, column: str) -> tuple[list[Any], list[Any], str]:
@@ -46,9 +47,10 @@ def resolve_items(data: Any, column: str) -> tuple[list[Any], list[Any], str]:
 
 
 def check_batching(batch_size: int, chunk_batches: int) -> None:
-    """Reject a batch size or a chunk length (batches per saved chunk) below 1."""
-    if batch_size < 1 or chunk_batches < 1:
-        raise ValueError(f"batch_size and chunk_batches must be >= 1, got {batch_size} and {chunk_batches}.")
+    """Reject a batch size or a chunk length (batches per saved chunk) that is not an integer >= 1."""
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in (batch_size, chunk_batches)):
+        raise ValueError(f"batch_size and chunk_batches must be integers >= 1, got {batch_size!r} and "
+                         f"{chunk_batches!r}.")
 
 
 @contextmanager
@@ -93,10 +95,10 @@ class ChunkedRun:
         self.parts: list[dict[str, np.ndarray]] = []
         self.buffer: list[dict[str, np.ndarray]] = []
         self.n_chunks = 0
-        saved = store.load_chunks(key) if store is not None else None
+        saved = store.load_chunks(key, n) if store is not None else None
         if saved is not None:
             self.parts.append(saved)
-            self.n_chunks = len(list(store.chunk_dir(key).glob("chunk_*.npz")))
+            self.n_chunks = 1 + max(int(f.stem.split("_")[1]) for f in store.chunk_files(key))
         self.resumed = 0 if saved is None else len(saved["index"])
 
     def done_mask(self) -> np.ndarray:
@@ -136,8 +138,12 @@ class ChunkedRun:
         self.buffer = []
         self.parts.append(part)
         if self.store is not None:
-            self.store.save_chunk(self.key, self.n_chunks, **part)
-            self.n_chunks += 1
+            try:
+                self.store.save_chunk(self.key, self.n_chunks, **part)
+                self.n_chunks += 1
+            except OSError as exc:
+                _warn_uncached(self.store.root, exc)
+                self.store = None
 
     def result(self, d: int | None, status: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values (n, d) float32, status (n,) int8, mode (n,) str) over all rows seen."""
@@ -180,26 +186,26 @@ def run_cached(kind: str, ids: Sequence[Any], fingerprint: str, identity: dict,
     """Return cached features for (fingerprint, identity) or compute, save and return them."""
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing={missing!r} is not a policy; use one of {MISSING_POLICIES}.")
-    if cache is True:
-        store: FeatureStore | None = FeatureStore()
-    elif cache is False or cache is None:
-        store = None
-    else:
-        store = FeatureStore(cache)
+    store = _store(cache)
     key = cache_key({"kind": kind, "fingerprint": fingerprint, "format": FORMAT_VERSION, **identity})
     raw = store.load(key) if store is not None else None
     hit = raw is not None
+    if store is not None and not store.writable:
+        _warn_uncached(store.root, None)
     if raw is None:
         start = time.perf_counter()
-        raw = compute(store, key)
+        raw = _drop_non_finite(compute(store if store is not None and store.writable else None, key), what)
         manifest = {"kind": kind, **identity, **raw.manifest, "dataset": source, "fingerprint": fingerprint,
                     "n_items": raw.n, "d": raw.d, "handson": _version(),
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "seconds": round(time.perf_counter() - start, 3), "key": key}
         raw.manifest = {k: manifest[k] for k in sorted(manifest)}
-        if store is not None:
-            store.save(key, raw)
-            store.clear_chunks(key)
+        if store is not None and store.writable:
+            try:
+                store.save(key, raw)
+                store.clear_chunks(key)
+            except OSError as exc:
+                _warn_uncached(store.root, exc)
     manifest = {**raw.manifest, "missing": missing, "cache": "hit" if hit else ("miss" if store else "off")}
     if store is not None:
         manifest["cache_file"] = str(store.paths(key)[0])
@@ -207,6 +213,44 @@ def run_cached(kind: str, ids: Sequence[Any], fingerprint: str, identity: dict,
     feats = Features(values, raw.mask, raw.report, manifest)
     warn_missing(feats.report, f"{what} ({identity.get('encoder')})", missing)
     return feats
+
+
+def _drop_non_finite(raw: Features, what: str) -> Features:
+    """Rows with NaN or inf (e.g. an encoder overflowing in half precision) become unavailable:
+    counted in ``report["non_finite"]`` with a warning, zeroed, and ``mask`` False."""
+    bad = ~np.isfinite(raw.values).all(axis=1) & raw.mask
+    raw.report["non_finite"] = int(bad.sum())
+    if bad.any():
+        raw.values[bad] = 0.0
+        raw.mask = raw.mask & ~bad
+        raw.report["available"] = int(raw.mask.sum())
+        warnings.warn(f"{what}: the encoder returned NaN/inf for {int(bad.sum())} item(s); they are treated "
+                      "as items without content (report['non_finite'], mask False).", stacklevel=4)
+    return raw
+
+
+def _store(cache: bool | str | Path | None) -> FeatureStore | None:
+    """The FeatureStore ``cache`` asks for (True: the default folder, False/None: none)."""
+    if cache is True:
+        return FeatureStore()
+    if cache is False or cache is None:
+        return None
+    if not isinstance(cache, (str, Path)):
+        raise ValueError(f"cache must be True, False or a folder path, got {cache!r}.")
+    return FeatureStore(cache)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_uncached(root: Path, exc: OSError | None) -> None:
+    """One warning per folder and session: features are computed without caching there."""
+    if str(root) in _WARNED:
+        return
+    _WARNED.add(str(root))
+    why = f" ({type(exc).__name__}: {exc.strerror or exc})" if exc is not None else ""
+    warnings.warn(f"The feature cache folder {root} cannot be written{why}; features are computed without "
+                  "caching. Set HANDSON_CACHE or pass cache= a writable folder to keep them.", stacklevel=4)
 
 
 def _version() -> str:

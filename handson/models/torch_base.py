@@ -23,9 +23,9 @@ from typing import Callable, Iterator, Mapping
 import numpy as np
 import torch
 
-from .. import training
+from .. import checkpoints, training
 from ..datasets import Interactions
-from ..utils import get_device, torch_threads
+from ..utils import check_device, get_device, torch_threads
 from .base import Recommender
 
 __all__ = ["TorchRecommender"]
@@ -79,6 +79,11 @@ class TorchRecommender(Recommender):
         ``on_validation(epoch, record)``: called after every validation (see
         :func:`handson.training.fit_loop`), e.g. to report to a tuner that may stop the trial.
         """
+        if checkpoint is not None:              # fail now, not after the first epoch
+            checkpoint = checkpoints.check_writable(checkpoint, "checkpoint")
+        if resume_from is not None and not checkpoints.check_path(resume_from, "resume_from").is_file():
+            raise ValueError(f"Checkpoint {str(resume_from)!r} does not exist; pass the path given to "
+                             "fit(checkpoint=...).")
         self._fit_options = {"resume_from": resume_from, "checkpoint": checkpoint,
                              "on_validation": on_validation}
         start = time.perf_counter()
@@ -91,8 +96,12 @@ class TorchRecommender(Recommender):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {value!r}.")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+        if not self.lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {self.lr!r}.")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {self.weight_decay!r}.")
+        if self.device is not None:
+            check_device(self.device, type(self).__name__)
         init_std = getattr(self, "init_std", None)      # models with normal initial embeddings
         if init_std is not None and not init_std > 0:
             raise ValueError(f"{type(self).__name__}: init_std must be > 0 (the standard deviation of "
@@ -158,3 +167,4 @@ class TorchRecommender(Recommender):
 
     def _on_epoch_start(self, epoch: int) -> None:
         """Called at the start of every epoch (1-based), e.g. for annealing schedules."""
+
