@@ -22,7 +22,8 @@ def tiny():
     """A small random catalog: 60 users, 40 items, fast enough for many EASE fits."""
     rng = np.random.default_rng(0)
     users, items = np.repeat(np.arange(60), 8), rng.integers(0, 40, size=480)
-    inter = Interactions(users, items, 60, 40)
+    pairs = Interactions(users, items, 60, 40).to_csr().tocoo()         # distinct (user, item) pairs
+    inter = Interactions(pairs.row, pairs.col, 60, 40)
     ds = datasets.Dataset("tiny", inter, __import__("pandas").DataFrame({"item_id": np.arange(40)}),
                           np.arange(60))
     return split.random_split(ds, test=0.2, valid=0.2, seed=0)
