@@ -12,8 +12,9 @@ torch. From the bottom layer up (a module imports only from layers below it):
 - ``handson.evaluation`` (full-ranking evaluation, ``compare`` over seeds, ``paired_test``),
   ``handson.protocols`` (pairwise accuracy, sampled triples, control baselines);
 - ``handson.features`` (image, text and CLIP encoders, cached extraction),
-  ``handson.training`` (the training loop), ``handson.models`` (every recommender, losses);
-- ``handson.plotting``.
+  ``handson.training`` (the training loop), ``handson.models`` (every recommender, losses,
+  ``io``: save and load), ``handson.recommendations`` (raw-id tables, JSON/CSV export);
+- ``handson.tuning`` (validation-only search), ``handson.plotting``, ``handson.explorer``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {"utils", "datasets", "split", "metrics", "beyond_accuracy", "significance", "sampling",
-               "evaluation", "protocols", "features", "training", "models", "plotting"}
+               "evaluation", "protocols", "features", "training", "models", "recommendations", "tuning",
+               "plotting", "explorer"}
 
 
 def __getattr__(name: str):

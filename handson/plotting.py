@@ -20,7 +20,8 @@ from PIL import Image
 
 from .datasets import Dataset, Interactions
 
-__all__ = ["show_items", "show_user", "long_tail", "learning_curves", "metric_bars", "embedding_map"]
+__all__ = ["show_items", "show_user", "long_tail", "learning_curves", "metric_bars", "embedding_map",
+           "tuning_curve"]
 
 HIT_COLOUR = "#2ca02c"
 
@@ -339,3 +340,35 @@ def _project(X: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, tuple[s
     Y[:, :r] = U[:, :r] * S[:r]
     var = S ** 2 / max((S ** 2).sum(), 1e-12)
     return Y, tuple(f"PC{j + 1} ({var[j]:.0%})" if j < r else f"PC{j + 1}" for j in range(2))
+
+
+# -- hyper-parameter search --------------------------------------------------------------
+def tuning_curve(results: Any, metric: str | None = None, title: str | None = None) -> Figure:
+    """Validation score of every trial (dots; pruned trials as crosses) and the best so far
+    (a step line), one colour per search; the defaults (trial 0) get a star.
+
+    ``results``: a :class:`handson.tuning.SearchResult`, its ``trials`` DataFrame, or a dict
+    ``{name: either}`` to compare searches (grid vs random vs Optuna) on one budget.
+    """
+    named = dict(results) if isinstance(results, Mapping) else {"search": results}
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for colour, (name, res) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3, named.items()):
+        trials = getattr(res, "trials", res)
+        key = metric or getattr(res, "metric", None) or "Recall@20"
+        if not isinstance(trials, pd.DataFrame) or key not in trials.columns:
+            raise ValueError(f"tuning_curve needs search results with a {key!r} column; got {type(res).__name__}.")
+        x = trials["trial"].to_numpy() if "trial" in trials else np.arange(len(trials))
+        y = trials[key].to_numpy(dtype=float)
+        done = (trials["state"] == "complete").to_numpy() if "state" in trials else np.ones(len(x), bool)
+        ax.plot(x[done], y[done], "o", color=colour, alpha=0.7, label=f"{name} trials")
+        ax.plot(x[~done], y[~done], "x", color=colour, alpha=0.7)
+        ax.step(x, np.fmax.accumulate(np.where(done, y, -np.inf)), where="post", color=colour,
+                label=f"{name}: best so far")
+        ax.plot(x[:1], y[:1], "*", color=colour, markersize=14, markeredgecolor="black")
+    ax.set(xlabel="trial (the star: trial 0, the defaults)", ylabel=f"validation {key}",
+           title=title or "Hyper-parameter search")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

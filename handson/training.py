@@ -21,7 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
@@ -265,12 +265,15 @@ def _finish(model: Trainable, state: TrainState) -> None:
 
 
 def fit_loop(model: Trainable, train: "Interactions", valid: "Interactions | None" = None,
-             resume_from: str | Path | None = None, checkpoint: str | Path | None = None) -> TrainState:
+             resume_from: str | Path | None = None, checkpoint: str | Path | None = None,
+             on_validation: Callable[[int, dict], None] | None = None) -> TrainState:
     """Train ``model.module_`` on ``train``; validate on ``valid`` every ``model.eval_every``
     epochs (and at the last one), keep the best weights, stop after ``model.patience``
     validations without improvement. ``checkpoint``: a path rewritten after every epoch;
-    ``resume_from``: a checkpoint to continue from. Returns the :class:`TrainState`
-    (its ``history`` is the :class:`History`)."""
+    ``resume_from``: a checkpoint to continue from. ``on_validation(epoch, record)`` is
+    called after each validation with the epoch's record (loss and metrics); it may raise
+    to abandon training (hyper-parameter search prunes poor trials this way). Returns the
+    :class:`TrainState` (its ``history`` is the :class:`History`)."""
     if checkpoint is not None:
         checkpoint = checkpoints.check_writable(checkpoint)
     state = _start(model, resume_from)
@@ -282,6 +285,8 @@ def fit_loop(model: Trainable, train: "Interactions", valid: "Interactions | Non
         if valid is not None and (epoch % model.eval_every == 0 or epoch == model.epochs):
             record.update(_validate(model, valid, train))
             _track_best(model, state, record)
+            if on_validation is not None:
+                on_validation(epoch, record)
         state.history.append(record)
         state.epoch = epoch
         epochs.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("loss", model.metric)})

@@ -42,3 +42,11 @@ def _office(folder: Path, meta_header="asin\ttitle\tdescription\timUrl", encodin
     for asin in ("A1", "A3"):
         (folder / "images" / f"{asin}.jpg").write_bytes(_jpeg())
     return folder
+
+
+def shared_ml() -> Path | None:
+    """The shared MovieLens latest-small copy (``HANDSON_ML_DIR`` or ``../shared/data/ml-latest-small``), if any."""
+    import os
+    env = os.environ.get("HANDSON_ML_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small"
+    return path if (path / "ratings.csv").is_file() else None

@@ -14,6 +14,7 @@ from handson import datasets
 from handson.datasets import movielens
 from handson.datasets.files import LayoutError
 from loader_fixtures import _data_dir, _jpeg  # noqa: F401 - _data_dir is an autouse fixture
+from loader_fixtures import shared_ml as _shared_ml
 
 
 def _ml_small(folder: Path) -> Path:
@@ -89,12 +90,6 @@ def test_movielens_download_path(tmp_path, monkeypatch):
     ds = datasets.load("movielens-latest-small")
     assert ds.n_interactions == 5 and ds.has_image.sum() == 1
     assert not (tmp_path / "data" / "movielens" / "ml-latest-small.zip").exists()
-
-
-def _shared_ml() -> Path | None:
-    env = os.environ.get("HANDSON_ML_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small"
-    return path if (path / "ratings.csv").is_file() else None
 
 
 @pytest.mark.slow

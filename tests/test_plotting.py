@@ -261,3 +261,15 @@ def test_embedding_map_tsne():
 def test_embedding_map_bad_input(X, kwargs, match):
     with pytest.raises(ValueError, match=match):
         plotting.embedding_map(X, **kwargs)
+
+
+def test_tuning_curve_draws_one_search_or_several():
+    import pandas as pd
+
+    from handson.plotting import tuning_curve
+    trials = pd.DataFrame({"trial": [0, 1, 2], "Recall@20": [0.2, 0.25, 0.1],
+                           "state": ["complete", "complete", "pruned"]})
+    fig = tuning_curve({"random": trials, "grid": trials.assign(**{"Recall@20": [0.2, 0.21, 0.22]})})
+    assert len(fig.axes) == 1 and "validation Recall@20" in fig.axes[0].get_ylabel()
+    with pytest.raises(ValueError, match="Recall@20"):
+        tuning_curve(pd.DataFrame({"x": [1]}))

@@ -215,3 +215,20 @@ def test_training_does_not_import_the_models():
     top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     top += [n for b in tree.body if isinstance(b, ast.If) for n in b.body if isinstance(n, ast.ImportFrom)]
     assert not [n.module for n in top if isinstance(n, ast.ImportFrom) and "models" in (n.module or "")]
+
+
+def test_on_validation_sees_every_validation_and_may_stop_training(data):
+    train, valid = data[:2]
+    calls = []
+    BPR(factors=8, epochs=6, eval_every=2, verbose=False).fit(
+        train, valid=valid, on_validation=lambda epoch, record: calls.append((epoch, record["Recall@20"])))
+    assert [e for e, _ in calls] == [2, 4, 6] and all(0 <= r <= 1 for _, r in calls)
+
+    class Stop(Exception):
+        pass
+
+    def stop(epoch, record):
+        raise Stop(epoch)
+
+    with pytest.raises(Stop, match="2"):
+        BPR(factors=8, epochs=6, eval_every=2, verbose=False).fit(train, valid=valid, on_validation=stop)

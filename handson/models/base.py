@@ -7,13 +7,17 @@
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
-from ..datasets import Interactions, check_same_catalog
+from .. import recommendations
+from ..datasets import Dataset, Interactions, check_same_catalog
 from ..metrics import mask_rows, top_k  # noqa: F401 - re-exported: notebooks import them from here
+from . import io
 from .modality import available_rows
 
 __all__ = ["Recommender", "check_param_types", "check_users", "check_item_features", "top_k"]
@@ -80,12 +84,20 @@ class Recommender:
         return out
 
     def recommend(self, users: Sequence[int] | np.ndarray, k: int = 20, exclude_seen: bool = True,
-                  seen: Interactions | Iterable[Interactions] | None = None) -> np.ndarray:
+                  seen: Interactions | Iterable[Interactions] | None = None, *,
+                  dataset: Dataset | None = None, ids: bool = True) -> np.ndarray | pd.DataFrame:
         """Top-``k`` item indices per user, ``(len(users), k)``, best first.
 
         Items the user interacted with in the training data are excluded (``exclude_seen``);
         ``seen`` adds further interaction sets to exclude (e.g. the validation set).
+
+        For people rather than indices, pass the ``dataset``: the result is then a DataFrame
+        with raw user and item ids, ranks, scores, titles and image paths (one row per user
+        and rank, :func:`handson.recommendations.frame`), and ``users`` are raw ids of
+        ``dataset.user_ids`` (``ids=False``: indices). Without ``dataset`` nothing changes.
         """
+        if dataset is not None:
+            return recommendations.frame(self, users, k, dataset, ids=ids, exclude_seen=exclude_seen, seen=seen)
         users = check_users(self, users)
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.n_items_:
             raise ValueError(f"k={k} must lie in [1, n_items={self.n_items_}].")
@@ -97,6 +109,16 @@ class Recommender:
         for m in masks:
             mask_rows(scores, m, users)
         return top_k(scores, k)
+
+    # -- saving ----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to ``path``, weights only (no pickle; :mod:`handson.models.io`)."""
+        return io.save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recommender":
+        """The fitted model of a file written by :meth:`save` (call it on the saved class)."""
+        return io.load_model(path, cls)
 
     # -- to implement -------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -152,8 +174,8 @@ def check_users(model: Recommender, users: Sequence[int] | np.ndarray) -> np.nda
     if users.ndim != 1:
         raise ValueError(f"users must be a one-dimensional list of user indices, got shape {users.shape}.")
     if users.size and not np.issubdtype(users.dtype, np.integer):
-        raise ValueError(f"users must be integer indices, got dtype {users.dtype}; "
-                         "map raw ids with dataset.user_index().")
+        raise ValueError(f"users must be integer indices, got dtype {users.dtype}; for raw ids pass "
+                         "the data set: recommend(users, k, dataset=ds), or map them with dataset.user_index().")
     users = users.astype(np.int64, copy=False)
     bad = users[(users < 0) | (users >= model.n_users_)]
     if bad.size:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -70,18 +70,22 @@ class TorchRecommender(Recommender):
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, train: Interactions, item_features: Mapping[str, np.ndarray] | None = None,
             valid: Interactions | None = None, *, resume_from: str | Path | None = None,
-            checkpoint: str | Path | None = None) -> "TorchRecommender":
+            checkpoint: str | Path | None = None,
+            on_validation: Callable[[int, dict], None] | None = None) -> "TorchRecommender":
         """Train on ``train``; ``valid`` drives early stopping (best weights restored).
 
         ``checkpoint``: a file rewritten after every epoch; ``resume_from``: a checkpoint
         (from ``checkpoint=`` or :meth:`save_checkpoint`) to continue training from.
+        ``on_validation(epoch, record)``: called after every validation (see
+        :func:`handson.training.fit_loop`), e.g. to report to a tuner that may stop the trial.
         """
         if checkpoint is not None:              # fail now, not after the first epoch
             checkpoint = checkpoints.check_writable(checkpoint, "checkpoint")
         if resume_from is not None and not checkpoints.check_path(resume_from, "resume_from").is_file():
             raise ValueError(f"Checkpoint {str(resume_from)!r} does not exist; pass the path given to "
                              "fit(checkpoint=...).")
-        self._fit_options = {"resume_from": resume_from, "checkpoint": checkpoint}
+        self._fit_options = {"resume_from": resume_from, "checkpoint": checkpoint,
+                             "on_validation": on_validation}
         start = time.perf_counter()
         super().fit(train, item_features, valid)
         self.fit_seconds_ = time.perf_counter() - start
@@ -112,6 +116,7 @@ class TorchRecommender(Recommender):
     def _fit(self, train: Interactions, item_features: dict[str, np.ndarray],
              valid: Interactions | None) -> None:
         self.device_ = torch.device(get_device(self.device))
+        self.item_features_ = item_features         # kept (not copied) so that save() can rebuild the module
         torch.manual_seed(self.seed)
         with torch_threads(self.threads if self.device_.type == "cpu" else None):
             self.module_ = self._build(train, item_features).to(self.device_)
