@@ -121,12 +121,29 @@ def hidden_test_lines(master: Path) -> set[str]:
     return {line for line in lines if len(line) >= 20}
 
 
+def _public_lines(master: Path) -> set[str]:
+    """The stripped code lines that students may see: everything outside solution markers
+    and hidden tests (given code, prompts, public tests)."""
+    lines: set[str] = set()
+    for source in _code_cells(master):
+        if "# BEGIN TEST CONFIG" in source and re.search(r"^hidden:\s*true", source, flags=re.M):
+            continue
+        inside = False
+        for line in source.splitlines():
+            text = line.strip()
+            inside = (inside or text == SOLUTION_BEGIN) and text != SOLUTION_END
+            if not inside and not text.endswith("# SOLUTION"):
+                lines.add(text)
+    return lines
+
+
 def leaks(master: Path, student: Path) -> list[str]:
     """Solution and hidden-test lines of ``master`` that appear in the student notebook
-    (anywhere in its file, metadata included); an empty list when it is clean."""
-    text = Path(student).read_text()
-    student_lines = {line.strip() for line in _all_strings(json.loads(text))}
-    return sorted((solution_lines(master) | hidden_test_lines(master)) & student_lines)
+    (anywhere in its file, metadata included) and nowhere in the public part of ``master``;
+    an empty list when the student version is clean."""
+    student_lines = {line.strip() for line in _all_strings(json.loads(Path(student).read_text()))}
+    secret = (solution_lines(master) | hidden_test_lines(master)) - _public_lines(master)
+    return sorted(secret & student_lines)
 
 
 def _all_strings(node) -> list[str]:
