@@ -1,8 +1,8 @@
 """handson.assignments: the check command (solutions full marks, student versions about zero),
 releases without solution code, the leak detector, the Colab release and the grade command.
 
-The check grades every assignment twice with otter-grader (offline, no Docker): about a minute
-and a half on two cores with a cold feature cache.
+The check grades every assignment twice with otter-grader (offline, no Docker); assignment 3
+extracts toyshop's features once (the test session's feature cache keeps them).
 """
 from __future__ import annotations
 

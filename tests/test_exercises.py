@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from handson import datasets, evaluation, exercises, split
-from handson.models import BM3, BPR, EASE, FREEDOM, GFCF, VBPR, CLIPContent, ItemKNN, MMFusion, MostPop, Random
+from handson.models import BM3, BPR, EASE, FREEDOM, GFCF, VBPR, CLIPContent, ItemKNN, MMFusion, MostPop
 from handson.models import graph, item_graph
 from handson.protocols import only_items, sample_test_triples
 

@@ -72,7 +72,8 @@ def _check_one(name: str, master: Path, work: Path, timeout: float, pool: Thread
     if student.score > STUDENT_MAX_SHARE * student.possible:
         row.problems.append(f"the unmodified student version scores {student.score:g}/{student.possible:g}")
     if student.possible != solution.possible:
-        row.problems.append(f"student and solution grading disagree on the points ({student.possible:g} vs {solution.possible:g})")
+        row.problems.append(f"student and solution grading disagree on the points "
+                            f"({student.possible:g} vs {solution.possible:g})")
     if row.leaked:
         row.problems.append(f"the student version contains {len(row.leaked)} solution/hidden-test line(s), "
                             f"e.g. {row.leaked[0]!r}")
@@ -114,7 +115,8 @@ def format_table(rows: list[CheckRow]) -> str:
     return "\n".join(lines)
 
 
-def release(out: Path | str, root: Path | str | None = None, tests_url: str | None = None) -> dict[str, grading.Assigned]:
+def release(out: Path | str, root: Path | str | None = None,
+            tests_url: str | None = None) -> dict[str, grading.Assigned]:
     """Write every assignment's student notebook and autograder into ``out/<assignment>/``.
 
     ``out/<a>/student/`` is what students get, ``out/<a>/autograder/`` (the zip holds the

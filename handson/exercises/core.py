@@ -10,7 +10,8 @@ from .. import metrics as M
 from ..datasets import Interactions
 from ..evaluation import evaluate
 
-__all__ = ["attempted", "report", "values", "ranked", "recall", "Restricted", "unit_rows", "fitted"]
+__all__ = ["attempted", "report", "values", "unit_rows", "seen_matrix", "ranked", "Restricted", "recall",
+           "fitted", "models_match"]
 
 
 def attempted(name: str, *answers: Any) -> bool:

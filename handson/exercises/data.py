@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import metrics as M
 from ..datasets import Dataset, Interactions
-from .core import Restricted, attempted, ranked, recall, report, seen_matrix, unit_rows, values
+from .core import attempted, ranked, recall, report, unit_rows, values
 
 __all__ = ["check_recommend_user", "check_test_size", "check_most_popular", "check_share_light",
            "check_missing_mean", "check_share_pattern", "check_mrr_function", "check_users_without_test",

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets import Interactions
-from .core import Restricted, attempted, fitted, models_match, recall, report, unit_rows, values
+from .core import Restricted, attempted, models_match, recall, report, unit_rows, values
 
 __all__ = ["check_knn_no_shrink", "check_overfit", "check_negatives", "check_towers", "check_modality_models",
            "check_per_modality", "check_over_smoothing", "check_freedom_weights", "check_overlap_by_k",
@@ -95,7 +95,10 @@ def check_over_smoothing(user_similarity: Any, adj: Any, e0: np.ndarray, pairs: 
     """07 · 1: mean cosine of random user pairs at layer L = 1..8 of ``E_L = adj^L E_0``."""
     if not attempted("over-smoothing", user_similarity):
         return None
-    a = adj.to_dense().numpy() if hasattr(adj, "to_dense") else np.asarray(adj.todense() if hasattr(adj, "todense") else adj)
+    if hasattr(adj, "to_dense"):                     # a torch sparse tensor
+        a = adj.to_dense().numpy()
+    else:                                            # a SciPy sparse matrix or an array
+        a = np.asarray(adj.todense() if hasattr(adj, "todense") else adj)
     e, expected = np.asarray(e0, dtype=np.float64), {}
     for layer in range(1, 9):
         e = a @ e
@@ -104,7 +107,8 @@ def check_over_smoothing(user_similarity: Any, adj: Any, e0: np.ndarray, pairs: 
     got = {int(L): float(s) for L, s in dict(user_similarity).items()} if isinstance(user_similarity, dict) else {}
     ok = all(L in got and np.isclose(got[L], s, atol=2e-3) for L, s in expected.items())
     return report("over-smoothing", ok, "layer L cosines " + ", ".join(f"{s:.2f}" for s in expected.values())
-                  + (": deep layers make every user alike." if ok else "; compare the layer-L embeddings, not the mean."))
+                  + (": deep layers make every user alike." if ok
+                     else "; compare the layer-L embeddings, not the mean."))
 
 
 def check_freedom_weights(models: Any, cold_split: Any, cold: np.ndarray, k: int) -> bool | None:
@@ -205,7 +209,7 @@ def check_hard_negatives(hard_content: Any, hard_pop: Any, content: Any, pop: An
     counts = np.bincount(train.items, minlength=train.n_items)
     popular = np.argsort(-counts, kind="stable")[: int(train.n_items * share)]
     hard = np.isin(neg, popular)
-    expected = (_pairwise(content, users[hard], pos[hard], neg[hard]), _pairwise(pop, users[hard], pos[hard], neg[hard]))
+    expected = tuple(_pairwise(m, users[hard], pos[hard], neg[hard]) for m in (content, pop))
     ok = np.allclose([float(hard_content), float(hard_pop)], expected, atol=1e-4)
     return report("harder negatives", ok, f"content {expected[0]:.4f}, MostPop {expected[1]:.4f} on "
                   f"{int(hard.sum()):,} triples." if ok else f"expected content {expected[0]:.4f} and "
@@ -221,7 +225,8 @@ def check_bce(model: Any, test: Interactions, seen: Any, k: int, mostpop_recall:
     if not ok:
         return report("BCE instead of BPR", False, why)
     ours = recall(model, test, seen, k)
-    return report("BCE instead of BPR", ours > mostpop_recall, f"Recall@{k} {ours:.4f} vs MostPop {mostpop_recall:.4f}.")
+    return report("BCE instead of BPR", ours > mostpop_recall,
+                  f"Recall@{k} {ours:.4f} vs MostPop {mostpop_recall:.4f}.")
 
 
 def check_gate_modalities(models: Any, test: Interactions, seen: Any, k: int) -> bool | None:
