@@ -59,13 +59,16 @@ def find_assignments(root: Path | str | None = None) -> dict[str, Path]:
 
 
 def _check_one(name: str, master: Path, work: Path, timeout: float, pool: ThreadPoolExecutor) -> CheckRow:
+    """Assign, grade both versions, look for leaks; ``seconds`` counts the assign and the two
+    grading runs (not the time spent waiting for a free grader)."""
     t0 = time.perf_counter()
     out = grading.assign(master, work / name / "dist")
+    assign_s = time.perf_counter() - t0
     runs = {who: pool.submit(grading.grade, nb, out.autograder_zip, work / name / who, timeout)
             for who, nb in (("solution", out.solution), ("student", out.student))}
     solution, student = (runs[w].result() for w in ("solution", "student"))
-    row = CheckRow(name, solution.possible, solution.score, student.score, time.perf_counter() - t0,
-                   leaked=grading.leaks(master, out.student))
+    row = CheckRow(name, solution.possible, solution.score, student.score,
+                   assign_s + solution.seconds + student.seconds, leaked=grading.leaks(master, out.student))
     if solution.score < solution.possible:
         lost = {q: s for q, s in solution.questions.items() if s[0] < s[1]}
         row.problems.append(f"the solution scores {solution.score:g}/{solution.possible:g} (lost: {lost})")
