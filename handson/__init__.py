@@ -10,11 +10,13 @@ torch. From the bottom layer up (a module imports only from layers below it):
   ``handson.beyond_accuracy`` (popularity bias, exposure, diversity), ``handson.significance``
   (paired tests, bootstrap and seed intervals), ``handson.sampling`` (the negative sampler);
 - ``handson.evaluation`` (full-ranking evaluation, ``compare`` over seeds, ``paired_test``),
-  ``handson.protocols`` (pairwise accuracy, sampled triples, control baselines);
+  ``handson.protocols`` (pairwise accuracy, sampled triples, control baselines),
+  ``handson.exercises`` (the checks of the notebooks' exercises);
 - ``handson.features`` (image, text and CLIP encoders, cached extraction),
   ``handson.training`` (the training loop), ``handson.models`` (every recommender, losses,
   ``io``: save and load), ``handson.recommendations`` (raw-id tables, JSON/CSV export);
-- ``handson.tuning`` (validation-only search), ``handson.plotting``, ``handson.explorer``.
+- ``handson.tuning`` (validation-only search), ``handson.plotting``, ``handson.explorer``;
+- ``handson.assignments``: ``python -m handson.assignments check | release | grade``.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {"utils", "datasets", "split", "metrics", "beyond_accuracy", "significance", "sampling",
                "evaluation", "protocols", "features", "training", "models", "recommendations", "tuning",
-               "plotting", "explorer"}
+               "plotting", "explorer", "exercises"}
 
 
 def __getattr__(name: str):

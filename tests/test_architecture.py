@@ -22,7 +22,7 @@ LAYERS = {
     "handson.datasets": 1,
     "handson.split": 2, "handson.metrics": 2, "handson.sampling": 2,
     "handson.beyond_accuracy": 2, "handson.significance": 2,
-    "handson.evaluation": 3, "handson.protocols": 3,
+    "handson.evaluation": 3, "handson.protocols": 3, "handson.exercises": 3,
     "handson.features": 4,
     "handson.training": 5, "handson.checkpoints": 5, "handson.models": 5, "handson.recommendations": 5,
     "handson.tuning": 6, "handson.plotting": 6, "handson.explorer": 6,
