@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from handson import datasets, evaluation, exercises, split
-from handson.models import BM3, BPR, EASE, FREEDOM, GFCF, VBPR, CLIPContent, ItemKNN, MMFusion, MostPop
+from handson import beyond_accuracy, datasets, evaluation, exercises, recommendations, split, tuning
+from handson.explorer import Explorer
+from handson.models import BM3, BPR, EASE, FREEDOM, GFCF, MMR, VBPR, CLIPContent, ItemKNN, MMFusion, MostPop
 from handson.models import graph, item_graph
 from handson.protocols import only_items, sample_test_triples
 
@@ -188,14 +189,75 @@ def case_content(c):
     }
 
 
+# -- 11-12: beyond accuracy, tuning and exploring ------------------------------------------------
+def case_beyond(c):
+    train, valid, test, feats, seen = c.train, c.valid, c.test, c.feats, c.seen
+    vbpr = VBPR(factors=8, content_factors=4, **ONE).fit(train, feats)
+    lists = dict(metrics=["Recall", "ILD"], item_features={"image": feats["image"], "text": feats["text"]})
+    text_mmr, image_mmr = (evaluation.evaluate(MMR(vbpr, feats[m], lam=0.5, candidates=50), test, seen=seen, k=K,
+                                               **lists) for m in ("text", "image"))
+    per = {n: evaluation.evaluate(m, test, seen=seen, k=K, metrics=["Recall"], per_user=True)
+           for n, m in (("EASE", EASE().fit(train)), ("VBPR", vbpr))}
+    paired = {t: evaluation.paired_test(per["EASE"], per["VBPR"], metric=f"Recall@{K}", test=t)
+              for t in ("ttest", "wilcoxon")}
+    return {
+        "data_gini": (lambda a: exercises.check_data_gini(a, train, {"MostPop": 0.99}),
+                      beyond_accuracy.gini_index(train.item_counts()), beyond_accuracy.gini_index(train.user_counts())),
+        "text_mmr": (lambda a: exercises.check_text_mmr(a, vbpr, feats["text"], feats["image"], test, seen, K,
+                                                        lam=0.5, candidates=50), text_mmr, image_mmr),
+        "ttest": (lambda a: exercises.check_ttest(a, per["EASE"], per["VBPR"], f"Recall@{K}"),
+                  paired["ttest"], paired["wilcoxon"]),
+    }
+
+
+class _NoBlockbusters:
+    """The solution of 12 · 3, with the number of items dropped as a parameter."""
+
+    def __init__(self, model, popular):
+        self.model, self.popular = model, popular
+
+    def score(self, users):
+        s = self.model.score(users)
+        s[:, self.popular] = -np.inf
+        return s
+
+    def recommend(self, users, k, seen=None):
+        top = self.model.recommend(users, k + len(self.popular), seen=seen)
+        return np.array([row[~np.isin(row, self.popular)][:k] for row in top])
+
+
+def case_tuning(c, tmp):
+    ds, train, valid = c.ds, c.train, c.valid
+    grid = tuning.search(EASE, train, valid, {"lam": [20.0, 100.0, 500.0, 2000.0]}, progress=False)
+    short = tuning.search(EASE, train, valid, {"lam": [20.0, 100.0]}, progress=False)
+    bpr = BPR(**ONE).fit(train)
+    users = list(recommendations.sample_users(ds, 5, seed=1))
+    for name, model in (("right.csv", bpr), ("wrong.csv", EASE().fit(train))):
+        recommendations.to_csv(model.recommend(users, k=10, dataset=ds, seen=valid), tmp / name)
+    popular = np.argsort(-train.item_counts())[:50]
+    explorers = {}
+    for name, drop in (("right", popular), ("wrong", popular[:10])):
+        explorers[name] = Explorer(ds, {"MostPop": MostPop().fit(train), "BPR": bpr}, train=train, seen=valid, k=8,
+                                   rerank={"no blockbusters": lambda m, drop=drop: _NoBlockbusters(m, drop)})
+        explorers[name].select(rerank="no blockbusters", model="all")
+    return {
+        "tune_ease": (lambda a: exercises.check_tune_ease(a, train, valid), grid, short),
+        "export_csv": (lambda a: exercises.check_export_csv(a, bpr, ds, [train, valid]), tmp / "right.csv",
+                       tmp / "wrong.csv"),
+        "no_blockbusters": (lambda a: exercises.check_no_blockbusters(a, train), explorers["right"],
+                            explorers["wrong"]),
+    }
+
+
 @pytest.fixture(scope="module")
-def cases(ctx):
-    return {**case_data(ctx), **case_models(ctx), **case_content(ctx)}
+def cases(ctx, tmp_path_factory):
+    return {**case_data(ctx), **case_models(ctx), **case_content(ctx), **case_beyond(ctx),
+            **case_tuning(ctx, tmp_path_factory.mktemp("exercises"))}
 
 
 def test_every_check_has_a_case(cases):
     assert {f"check_{n}" for n in cases} == set(exercises.__all__)
-    assert len(cases) == 29
+    assert len(cases) == 35
 
 
 @pytest.mark.parametrize("kind", ["correct", "wrong"])

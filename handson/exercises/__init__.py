@@ -1,4 +1,4 @@
-"""Checks for the exercises at the end of the course notebooks (00-10).
+"""Checks for the exercises at the end of the course notebooks (00-12).
 
     from handson import exercises
     share_light = None                              # the student's answer
@@ -12,10 +12,13 @@ a wrong answer, so a notebook with placeholders runs top to bottom. The solution
 notebooks, in a collapsed "Solution" cell under each check.
 
 Layer: next to :mod:`handson.evaluation` and :mod:`handson.protocols`; it imports only
-``datasets``, ``metrics`` and ``evaluation`` (models are inspected through their attributes).
+``datasets``, ``metrics`` and ``evaluation`` (models, search results and explorers are inspected
+through their attributes).
 """
 from __future__ import annotations
 
+from .beyond import (check_data_gini, check_export_csv, check_no_blockbusters, check_text_mmr, check_ttest,
+                     check_tune_ease)
 from .data import (check_cold_capable, check_cold_popularity, check_ease_lambda, check_missing_mean,
                    check_most_popular, check_mrr_function, check_recommend_user, check_share_light,
                    check_share_pattern, check_test_size, check_users_without_test)
@@ -54,4 +57,10 @@ __all__ = [
     "check_ssl_weights",
     "check_temperature",
     "check_towers",
+    "check_data_gini",
+    "check_text_mmr",
+    "check_ttest",
+    "check_tune_ease",
+    "check_export_csv",
+    "check_no_blockbusters",
 ]
