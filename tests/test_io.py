@@ -7,7 +7,8 @@ from handson import datasets, models, split
 from handson.models import BPR, EASE, VBPR, ItemKNN
 
 TORCH_FREE = ["Random", "MostPop", "ItemKNN", "EASE", "GFCF", "CLIPContent"]
-NEURAL = sorted(set(models._LAZY) - set(TORCH_FREE) - {"TorchRecommender"})
+WRAPPERS = ["MMR"]                 # hold another model: save that one instead
+NEURAL = sorted(set(models._LAZY) - set(TORCH_FREE) - set(WRAPPERS) - {"TorchRecommender"})
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +73,16 @@ def test_a_loaded_model_still_excludes_seen_items_and_keeps_its_features(toy, tm
     assert all(not set(top[u]) & set(seen[u].indices) for u in range(20))
     np.testing.assert_array_equal(loaded.item_features_["image"], feats["image"])
     assert len(loaded.history_) == len(vbpr.history_)
+
+
+def test_a_wrapper_says_to_save_its_base_model(toy, tmp_path):
+    ds, train, valid, feats = toy
+    mmr = models.MMR(EASE().fit(train), feats["image"], lam=0.5)
+    with pytest.raises(NotImplementedError, match=r"save the base model \(mmr.base.save\(path\)\)"):
+        mmr.save(tmp_path / "mmr.npz")
+    with pytest.raises(NotImplementedError, match="load the base model"):
+        models.MMR.load(tmp_path / "mmr.npz")
+    path = mmr.base.save(tmp_path / "ease.npz")        # the documented way round
+    again = models.MMR(EASE.load(path), feats["image"], lam=0.5)
+    users = np.array([0, 7, 99])
+    np.testing.assert_array_equal(again.recommend(users, k=10), mmr.recommend(users, k=10))

@@ -54,6 +54,20 @@ class MMR(Recommender):
         self._space: Any = None                                        # the features of fit, by name
         self._check_params()            # here already: a wrapped, fitted base needs no fit
 
+
+    def save(self, path: Any) -> Any:
+        """Not supported: an MMR holds another model and a feature matrix, not weights of its own.
+        Save the base model and wrap it again after loading."""
+        raise NotImplementedError(
+            "MMR is a wrapper and has no file of its own: save the base model "
+            "(mmr.base.save(path)) and wrap it again after loading: "
+            "MMR(Model.load(path), item_features, lam=..., candidates=...).")
+
+    @classmethod
+    def load(cls, path: Any) -> "MMR":
+        """Not supported: see :meth:`save`."""
+        raise NotImplementedError("MMR has no file of its own: load the base model and wrap it again, "
+                                  "MMR(Model.load(path), item_features, lam=...).")
     def _check_params(self) -> None:
         if not callable(getattr(self.base, "score", None)):
             raise ValueError(f"base must be a recommender with score(users), got {type(self.base).__name__}.")
