@@ -26,7 +26,7 @@ LAYERS = {
     "handson.features": 4,
     "handson.training": 5, "handson.checkpoints": 5, "handson.models": 5, "handson.recommendations": 5,
     "handson.tuning": 6, "handson.plotting": 6, "handson.explorer": 6,
-    "handson.__main__": 7, "handson.assignments": 7,
+    "handson.__main__": 7, "handson.assignments": 7, "handson.notebook_tools": 7,
 }
 
 #: functions allowed over 60 lines, with the reason

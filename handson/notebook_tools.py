@@ -1,0 +1,114 @@
+"""Keep every notebook's Colab badge and setup cell in line with one template.
+
+The repository's URL is written in one place, ``[project.urls] Repository`` in
+``pyproject.toml``. A notebook cannot read it on Colab (the setup cell runs before the
+library is installed), so ``sync`` writes it into each notebook: the badge points at the
+notebook's own file in that repository, and the setup cell (identical everywhere) holds it
+as the default of ``HANDSON_REPO``::
+
+    python -m handson.notebook_tools sync    # rewrite badges and setup cells
+    python -m handson.notebook_tools check   # list notebooks that are out of date (exit 1)
+
+Run from a checkout of the repository (the tool edits ``notebooks/*.ipynb`` there).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: the setup cell of every notebook; ``{repository}`` is filled in by :func:`setup_source`
+SETUP_TEMPLATE = '''\
+# Setup: on Colab, install the course library; everywhere, show versions and the device.
+import os, sys, subprocess
+REPOSITORY = os.environ.get("HANDSON_REPO", "{repository}")
+if "google.colab" in sys.modules:
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                                f"handson[features,data] @ git+{{REPOSITORY}}"])
+    if installed.returncode != 0:   # no network, a private fork, a wrong URL: say what to do, stop
+        raise SystemExit(
+            f"Could not install handson from {{REPOSITORY}}. Either\\n"
+            "- point at your fork: os.environ['HANDSON_REPO'] = 'https://github.com/<you>/handson', rerun this cell;\\n"
+            "- or upload the repository zip (Code > Download ZIP) to /content and run\\n"
+            "      !unzip -q /content/handson-main.zip -d /content\\n"
+            "      !pip install -q '/content/handson-main[features,data]'\\n"
+            "- or, in a clone of the repository: !pip install -q -r requirements.txt -e .")
+import handson
+from handson.utils import get_device
+print(f"handson {{handson.__version__}} · Python {{sys.version.split()[0]}} · device: {{get_device()}}")'''
+
+BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+                   r"\(https://colab\.research\.google\.com/github/[^)]*\)")
+
+
+def repository(root: Path = ROOT) -> str:
+    """The repository URL from ``[project.urls] Repository`` of ``pyproject.toml``."""
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")   # tomllib needs Python 3.11
+    urls = text.split("[project.urls]", 1)[1].split("\n[", 1)[0]
+    return re.search(r'^Repository\s*=\s*"([^"]+)"', urls, re.M).group(1).rstrip("/")
+
+
+def setup_source(repo: str) -> str:
+    """The setup cell's source for a repository URL."""
+    return SETUP_TEMPLATE.format(repository=repo)
+
+
+def badge(repo: str, notebook: str, branch: str = "main") -> str:
+    """The markdown of the "Open in Colab" badge of ``notebooks/<notebook>``."""
+    path = repo.removeprefix("https://github.com/")
+    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{path}/blob/{branch}/notebooks/{notebook})")
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def synced(nb: dict, name: str, repo: str) -> dict:
+    """A copy of a notebook with its badge (first cell) and setup cell (first code cell) rewritten."""
+    nb = json.loads(json.dumps(nb))
+    title = nb["cells"][0]
+    text = "".join(title["source"])
+    if not BADGE.search(text):
+        raise ValueError(f"{name}: the first cell has no Open-in-Colab badge")
+    title["source"] = _lines(BADGE.sub(lambda _: badge(repo, name), text))
+    setup = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    if not "".join(setup["source"]).startswith("# Setup:"):
+        raise ValueError(f"{name}: the first code cell is not the setup cell")
+    setup["source"] = _lines(setup_source(repo))
+    return nb
+
+
+def _dump(nb: dict) -> str:
+    return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def sync(root: Path = ROOT, write: bool = True) -> list[Path]:
+    """Rewrite the badge and setup cell of every ``notebooks/*.ipynb``; the files that changed."""
+    repo, changed = repository(root), []
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        old = path.read_text(encoding="utf-8")
+        new = _dump(synced(json.loads(old), path.name, repo))
+        if new != old:
+            changed.append(path)
+            if write:
+                path.write_text(new, encoding="utf-8")
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args not in (["sync"], ["check"]):
+        print("usage: python -m handson.notebook_tools sync | check")
+        return 2
+    changed = sync(write=args == ["sync"])
+    for path in changed:
+        print(("synced " if args == ["sync"] else "out of date: ") + str(path.relative_to(ROOT)))
+    return 1 if changed and args == ["check"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Every notebook opens on Colab the same way (handson.notebook_tools, notebooks/TEMPLATE.md).
+
+Checks on the notebook files themselves (nothing is executed but the setup cell): one
+identical setup cell from the template, a badge pointing at the notebook's own file in the
+one repository of ``pyproject.toml``, ``sync`` idempotent, and a failed Colab install that
+stops with a short message saying what to do.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from handson import notebook_tools
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+REPO = notebook_tools.repository(ROOT)
+SETUP = notebook_tools.setup_source(REPO)
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def test_repository_is_read_from_pyproject():
+    assert REPO.startswith("https://github.com/") and not REPO.endswith("/")
+    assert f'"{REPO}"' in SETUP
+
+
+def test_every_notebook_is_covered():
+    names = {p.name for p in NOTEBOOKS}
+    assert {"11_beyond_accuracy.ipynb", "12_tuning_and_exploring.ipynb"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_cell_is_the_template(path):
+    setup = next(c for c in _cells(path) if c["cell_type"] == "code")
+    source = "".join(setup["source"])
+    assert source == SETUP
+    ast.parse(source)
+    assert not setup.get("outputs")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_badge_points_at_the_notebook_itself(path):
+    title = "".join(_cells(path)[0]["source"])
+    assert notebook_tools.badge(REPO, path.name) in title
+    assert len(notebook_tools.BADGE.findall(title)) == 1
+
+
+def test_template_md_shows_the_setup_cell():
+    assert SETUP in (ROOT / "notebooks" / "TEMPLATE.md").read_text(encoding="utf-8")
+
+
+def test_sync_is_idempotent(tmp_path):
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    assert notebook_tools.sync(ROOT, write=False) == []       # the tree is synced
+    assert notebook_tools.sync(tmp_path) == []                 # and syncing again changes nothing
+    first = NOTEBOOKS[0].name
+    text = (tmp_path / "notebooks" / first).read_text(encoding="utf-8")
+    (tmp_path / "notebooks" / first).write_text(text.replace("handson-course/handson", "someone/fork"))
+    assert notebook_tools.sync(tmp_path) == [tmp_path / "notebooks" / first]
+    assert (tmp_path / "notebooks" / first).read_text(encoding="utf-8") == text
+
+
+def test_check_command_reports_a_synced_tree(capsys):
+    assert notebook_tools.main(["check"]) == 0
+    assert notebook_tools.main(["nonsense"]) == 2
+
+
+def _run_setup_on_fake_colab(monkeypatch, returncode):
+    calls = []
+
+    def fake_run(cmd, *args, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, returncode)
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setenv("HANDSON_REPO", "https://github.com/someone/fork")
+    exec(compile(SETUP, "setup_cell", "exec"), {})
+    return calls
+
+
+def test_failed_colab_install_stops_with_advice(monkeypatch):
+    with pytest.raises(SystemExit) as stop:
+        _run_setup_on_fake_colab(monkeypatch, returncode=1)
+    message = str(stop.value)
+    assert "Could not install handson from https://github.com/someone/fork" in message
+    assert "HANDSON_REPO" in message and "unzip" in message and "requirements.txt" in message
+    assert len(message.splitlines()) < 10
+
+
+def test_colab_install_uses_the_repository(monkeypatch, capsys):
+    calls = _run_setup_on_fake_colab(monkeypatch, returncode=0)
+    assert calls and calls[0][-1] == "handson[features,data] @ git+https://github.com/someone/fork"
+    assert "handson " in capsys.readouterr().out
+
+
+def test_outside_colab_nothing_is_installed(monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("installed outside Colab"))
+    exec(compile(SETUP, "setup_cell", "exec"), {})
+    assert "device:" in capsys.readouterr().out
