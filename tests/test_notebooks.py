@@ -36,7 +36,7 @@ def test_repository_is_read_from_pyproject():
 
 def test_every_notebook_is_covered():
     names = {p.name for p in NOTEBOOKS}
-    assert {"11_beyond_accuracy.ipynb", "12_tuning_and_exploring.ipynb"} <= names
+    assert {"11_beyond_accuracy.ipynb", "12_tuning_and_exploring.ipynb", "session_90min.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
