@@ -8,6 +8,12 @@ as the default of ``HANDSON_REPO``::
 
     python -m handson.notebook_tools sync    # rewrite badges and setup cells
     python -m handson.notebook_tools check   # list notebooks that are out of date (exit 1)
+    python -m handson.notebook_tools execute [NAME ...]   # store the outputs of a QUICK run
+
+``execute`` runs notebooks in QUICK mode (toyshop, packaged encoders, offline) and stores
+their outputs, so a student can read them on GitHub; figures are downscaled and re-encoded
+with a 256-colour palette to keep the repository small. The setup cell's output (versions
+of the machine that ran it) is not stored.
 
 Run from a checkout of the repository (the tool edits ``notebooks/*.ipynb`` there).
 """
@@ -99,10 +105,54 @@ def sync(root: Path = ROOT, write: bool = True) -> list[Path]:
     return changed
 
 
+def _small_png(data: str, max_width: int) -> str:
+    """A base64 PNG at most ``max_width`` pixels wide, palette-encoded (figures have few colours)."""
+    import base64
+    import io
+
+    from PIL import Image
+    img = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+    if img.width > max_width:
+        img = img.resize((max_width, round(img.height * max_width / img.width)), Image.LANCZOS)
+    out = io.BytesIO()
+    img.quantize(256).save(out, format="PNG", optimize=True)
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def execute(names: list[str] | None = None, root: Path = ROOT, timeout: int = 900,
+            max_width: int = 720) -> list[Path]:
+    """Run ``notebooks/*.ipynb`` (or those named) in QUICK mode and store their outputs."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+    os.environ.update(HANDSON_QUICK="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    os.environ.pop("MPLBACKEND", None)          # Agg would draw no figure into the notebook
+    paths = sorted((root / "notebooks").glob("*.ipynb"))
+    if names:
+        paths = [p for p in paths if p.name in names or p.stem in names]
+    for path in paths:
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        code[0].outputs, code[0].execution_count = [], None            # the setup cell
+        for cell in code:
+            for out in cell.outputs:
+                if "image/png" in out.get("data", {}):
+                    out["data"]["image/png"] = _small_png(out["data"]["image/png"], max_width)
+        path.write_text(_dump(json.loads(nbformat.writes(nb))), encoding="utf-8")
+        print(f"executed {path.relative_to(root)} ({path.stat().st_size / 1e6:.1f} MB)")
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["execute"]:
+        execute(args[1:] or None)
+        return 0
     if args not in (["sync"], ["check"]):
-        print("usage: python -m handson.notebook_tools sync | check")
+        print("usage: python -m handson.notebook_tools sync | check | execute [NAME ...]")
         return 2
     changed = sync(write=args == ["sync"])
     for path in changed:
