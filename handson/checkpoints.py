@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .utils import atomic_write
+
 __all__ = ["CHECKPOINT_FORMAT", "check_path", "check_writable", "plain", "rng_state", "set_rng_state",
            "save", "load"]
 
@@ -79,13 +81,7 @@ def set_rng_state(rng: np.random.Generator, state: dict) -> None:
 def save(payload: dict, path: Path) -> Path:
     """Write ``payload`` (plain data and tensors) to ``path`` through a temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save({"format": CHECKPOINT_FORMAT, **payload}, f))
     return path
 
 

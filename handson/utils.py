@@ -6,9 +6,10 @@ import os
 import platform
 import random
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -178,3 +179,19 @@ def doctor(print_report: bool = True) -> dict:
         for k, v in rep.items():
             print(f"{k:<{width}}  {v}")
     return rep
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """``write(file)`` into a temporary file next to ``path``, then rename it into place.
+
+    A reader sees the old file or the complete new one, never a partial write; on any error
+    the temporary file is removed and the error raised.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -86,3 +86,18 @@ def test_a_wrapper_says_to_save_its_base_model(toy, tmp_path):
     again = models.MMR(EASE.load(path), feats["image"], lam=0.5)
     users = np.array([0, 7, 99])
     np.testing.assert_array_equal(again.recommend(users, k=10), mmr.recommend(users, k=10))
+
+
+def test_a_failed_save_leaves_the_old_file_and_no_partial_one(toy, tmp_path, monkeypatch):
+    ds, train, valid, feats = toy
+    path = EASE().fit(train).save(tmp_path / "ease.npz")
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(models.io.np, "savez", broken)
+    with pytest.raises(OSError, match="disk full"):
+        EASE(lam=10.0).fit(train).save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ease.npz"]

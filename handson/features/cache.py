@@ -22,10 +22,11 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..utils import atomic_write
 from .core import Features
 
 __all__ = ["fingerprint_images", "fingerprint_texts", "cache_key", "FeatureStore", "CacheEntryError",
@@ -62,18 +63,6 @@ def cache_key(identity: dict) -> str:
     """A short stable hash of a JSON-able dict (fingerprint, encoder, weights, layer, ...)."""
     blob = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """``write(file)`` into a temporary file next to ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _sha256(path: Path) -> str:
@@ -164,9 +153,9 @@ class FeatureStore:
         manifest marks a complete entry); both atomically."""
         npy, meta = self.paths(key)
         values = np.ascontiguousarray(feats.values, dtype=np.float32)
-        _atomic_write(npy, lambda f: np.save(f, values))
+        atomic_write(npy, lambda f: np.save(f, values))
         record = {"sha256": _sha256(npy), "shape": list(values.shape), "dtype": str(values.dtype)}
-        _atomic_write(meta, lambda f: json.dump({"manifest": feats.manifest, "report": feats.report,
+        atomic_write(meta, lambda f: json.dump({"manifest": feats.manifest, "report": feats.report,
                                                  "unavailable": np.flatnonzero(~feats.mask).tolist(),
                                                  "file": record}, f, indent=1, default=str), "w")
 
@@ -211,7 +200,7 @@ class FeatureStore:
         """Atomically write one chunk of rows (original item indices in ``index``)."""
         folder = self.chunk_dir(key)
         folder.mkdir(exist_ok=True)
-        _atomic_write(folder / f"chunk_{number:06d}.npz",
+        atomic_write(folder / f"chunk_{number:06d}.npz",
                       lambda f: np.savez(f, index=index, values=values, status=status, mode=mode))
 
     def clear_chunks(self, key: str) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..datasets import Interactions
+from ..utils import atomic_write
 
 __all__ = ["save_model", "load_model", "saved_class", "MODEL_FORMAT"]
 
@@ -59,13 +60,10 @@ def save_model(model: Any, path: str | Path) -> Path:
         raise RuntimeError(f"{type(model).__name__} is not fitted yet: call .fit(train) before .save().")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     if hasattr(model, "module_"):
-        _save_torch(model, tmp)
+        atomic_write(path, lambda f: _save_torch(model, f))
     else:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **_arrays(model))
-    tmp.replace(path)
+        atomic_write(path, lambda f: np.savez(f, **_arrays(model)))
     return path
 
 
@@ -93,7 +91,7 @@ def _arrays(model: Any) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _save_torch(model: Any, path: Path) -> None:
+def _save_torch(model: Any, file: Any) -> None:
     import torch
 
     def tensor(a: np.ndarray) -> torch.Tensor:
@@ -111,7 +109,7 @@ def _save_torch(model: Any, path: Path) -> None:
         "history": None if hist is None else {"records": [{k: float(v) for k, v in r.items()} for r in hist.records],
                                               "best_epoch": hist.best_epoch, "best_score": hist.best_score},
     }
-    torch.save(payload, path)
+    torch.save(payload, file)
 
 
 def _check_header(meta: dict, path: Path, cls: type | None) -> None:
