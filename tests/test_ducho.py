@@ -46,3 +46,17 @@ def test_write_refuses_a_non_empty_folder(tmp_path):
         write_summer_school_layout(datasets.load("toyshop"), tmp_path / "x")
     assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["x"]      # no temporary folder left behind
+
+
+def test_subsample_keeps_the_most_popular_items_and_sampled_users():
+    ds = datasets.load("toyshop")
+    small = ds.subsample(max_items=100, max_users=300, seed=1)
+    assert small.n_items == 100 and small.n_users == 300
+    counts = np.bincount(ds.interactions.items, minlength=ds.n_items)
+    kept = ds.item_index(list(small.item_ids))
+    assert counts[kept].min() >= np.sort(counts)[-100]          # the 100 most popular
+    assert small.info["subsample"]["from"] == [ds.n_users, ds.n_items, ds.n_interactions]
+    assert small.subsample(max_items=1000) is small                 # nothing to cut
+    assert ds.subsample(max_items=100, max_users=300, seed=1).user_ids.tolist() == small.user_ids.tolist()
+    with pytest.raises(ValueError, match="max_users"):
+        ds.subsample(max_users=0)
