@@ -72,8 +72,62 @@ def test_sync_is_idempotent(tmp_path):
 
 
 def test_check_command_reports_a_synced_tree(capsys):
-    assert notebook_tools.main(["check"]) == 0
+    assert notebook_tools.main(["check"]) == 0, capsys.readouterr().out
     assert notebook_tools.main(["nonsense"]) == 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_the_configuration_cell(path):
+    assert notebook_tools.config_problems(json.loads(path.read_text(encoding="utf-8"))) == []
+
+
+def test_config_check_names_what_is_missing():
+    cell = {"cell_type": "code", "source": "\n".join(notebook_tools.CONFIG_LINES)}
+    load = {"cell_type": "code", "source": "ds = datasets.load(DATASET, root=DATA_ROOT)\n"
+                                             "ds = ds.subsample(max_items=1500, max_users=1000)"}
+    assert notebook_tools.config_problems({"cells": [cell, load]}) == []
+    old = dict(cell, source=cell["source"].replace('os.environ.get("HANDSON_DATASET") or ', ""))
+    problems = notebook_tools.config_problems({"cells": [old]})
+    assert "HANDSON_DATASET" in problems[0] and len(problems) == 3
+
+
+@pytest.mark.parametrize("environ, comparable", [
+    ({"HANDSON_QUICK": "1"}, True), ({"HANDSON_QUICK": "1", "HANDSON_DATASET": "toyshop"}, True),
+    ({"HANDSON_QUICK": "1", "HANDSON_DATASET": "movielens-latest-small"}, False),
+    ({"HANDSON_QUICK": "1", "HANDSON_DATASET": "amazon-office"}, False), ({}, False)])
+def test_outputs_are_compared_on_quick_toyshop_only(environ, comparable):
+    assert notebook_tools.outputs_comparable(environ) is comparable
+
+
+def _tiny_notebook(folder: Path, stored: str, body: str = "print(1 + 1)") -> Path:
+    import nbformat
+    cell = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\n" + body, execution_count=1,
+                                     outputs=[nbformat.v4.new_output("stream", name="stdout", text=stored)])
+    path = folder / "tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), str(path))
+    shutil.copy(ROOT / "conftest.py", folder)        # the harness under test
+    return path
+
+
+def _nbval(path: Path, **env) -> subprocess.CompletedProcess:
+    import os
+    environ = {k: v for k, v in os.environ.items() if k not in ("HANDSON_DATASET", "HANDSON_DATA_ROOT")}
+    environ.update(env, PYTHONPATH=str(ROOT), HANDSON_QUICK="1")
+    return subprocess.run([sys.executable, "-m", "pytest", str(path), "-p", "no:cacheprovider",
+                           "-o", "addopts=", "--nbval-lax", "--nbval-current-env", "-q"],
+                          cwd=path.parent, env=environ, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("dataset, stored, body, passes", [
+    ("toyshop", "3\n", "print(1 + 1)", False),                 # a wrong stored output fails on toyshop
+    ("toyshop", "2\n", "print(1 + 1)", True),
+    ("movielens-latest-small", "3\n", "print(1 + 1)", True),   # not compared on another data set
+    ("movielens-latest-small", "2\n", "raise ValueError('boom')", False)])   # errors still fail
+def test_marked_cells_compare_on_toyshop_only(tmp_path, dataset, stored, body, passes):
+    run = _nbval(_tiny_notebook(tmp_path, stored, body), HANDSON_DATASET=dataset)
+    assert (run.returncode == 0) is passes, run.stdout[-3000:] + run.stderr[-2000:]
+    if not passes:
+        assert ("Cell outputs differ" if "print" in body else "boom") in run.stdout
 
 
 def _run_setup_on_fake_colab(monkeypatch, returncode):
