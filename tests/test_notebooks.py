@@ -164,3 +164,23 @@ def test_outside_colab_nothing_is_installed(monkeypatch, capsys):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("installed outside Colab"))
     exec(compile(SETUP, "setup_cell", "exec"), {})
     assert "device:" in capsys.readouterr().out
+
+
+def test_run_command_sets_the_data_set(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, env, cwd: calls.append((cmd, env))
+                        or subprocess.CompletedProcess(cmd, 3))
+    monkeypatch.setenv("HANDSON_DATA_ROOT", "/somewhere/else")
+    rc = notebook_tools.main(["run", "--dataset", "movielens-latest-small", "--root", str(tmp_path),
+                              "00_welcome_and_setup", "-x"])
+    cmd, env = calls[0]
+    assert rc == 3                                             # pytest's exit status is passed on
+    assert env["HANDSON_DATASET"] == "movielens-latest-small" and env["HANDSON_QUICK"] == "1"
+    assert env["HANDSON_DATA_ROOT"] == str(tmp_path.resolve())
+    assert [Path(c).name for c in cmd if c.endswith(".ipynb")] == ["00_welcome_and_setup.ipynb"]
+    assert "-x" in cmd and "--nbval-lax" in cmd
+    notebook_tools.main(["run", "--dataset", "toyshop"])
+    cmd, env = calls[1]
+    assert "HANDSON_DATA_ROOT" not in env and sum(c.endswith(".ipynb") for c in cmd) == len(NOTEBOOKS)
+    with pytest.raises(SystemExit, match="unknown notebook"):
+        notebook_tools.main(["run", "--dataset", "toyshop", "99_nothing"])
