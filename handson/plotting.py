@@ -318,6 +318,17 @@ def embedding_map(X: Any, labels: Sequence[Any] | None = None, method: str = "pc
     return fig
 
 
+def _svd_one_thread(X: np.ndarray):
+    """``np.linalg.svd`` on one BLAS thread: on shared or busy cores LAPACK's threads spin, and
+    the SVD of a few hundred feature rows takes seconds to a minute instead of under one."""
+    try:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+    except ImportError:
+        return np.linalg.svd(X, full_matrices=False)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return np.linalg.svd(X, full_matrices=False)
+
+
 def _project(X: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, tuple[str, str]]:
     """(n, 2) coordinates and the axis names."""
     if method == "tsne":
@@ -334,7 +345,7 @@ def _project(X: np.ndarray, method: str, seed: int) -> tuple[np.ndarray, tuple[s
             Y = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(X)
         return Y, ("t-SNE 1", "t-SNE 2")
     Xc = X - X.mean(0)
-    U, S, _ = np.linalg.svd(Xc, full_matrices=False)
+    U, S, _ = _svd_one_thread(Xc)
     Y = np.zeros((len(X), 2))
     r = min(2, len(S))
     Y[:, :r] = U[:, :r] * S[:r]
