@@ -98,7 +98,8 @@ def progress_bar(total: int, desc: str, unit: str, show: bool = True) -> Any:
     (redirected to a file or a pipe), a silent tqdm when ``show`` is False."""
     from tqdm.auto import tqdm
 
-    interactive = "ipykernel" in sys.modules or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+    stream = sys.stderr
+    interactive = type(stream).__module__.startswith("ipykernel") or (hasattr(stream, "isatty") and stream.isatty())
     if show and not interactive:
         return OneLine(total, desc, unit)
     return tqdm(total=total, desc=desc, unit=unit, disable=not show)
