@@ -5,9 +5,10 @@
                                         [--image-size 224] [--workers 0,2] [--device cpu]
                                         [--ml-dir PATH] [--skip-text] [--skip-cache]
 
-For the packaged EfficientNet-Lite0 on toyshop (582 images of 128x128 px) and on the first
-``--n-images`` MovieLens posters (``--ml-dir``, ``HANDSON_ML_DIR`` or
-``../shared/data/ml-latest-small``) it prints the median over ``--repeats`` of:
+For the packaged EfficientNet-Lite0 on the first ``--n-images`` toyshop images (582 of
+128x128 px, encoded at 128 px) and MovieLens posters (about 128x190 px, encoded at 224 px;
+from ``--ml-dir``, ``HANDSON_ML_DIR`` or ``../shared/data/ml-latest-small``) it prints the
+median over ``--repeats`` of:
 
 - images/s of the bare forward: the same prepared module and the same per-batch code
   (``images.forward_batch``: copy, normalise, channels-last, forward, output to the host)
@@ -102,7 +103,8 @@ def image_sets(names: list[str], ml: Path, n: int) -> list[tuple[str, list[str],
     for name in names:
         if name == "toyshop":
             ds = datasets.load("toyshop")
-            out.append(("toyshop", [p for p, ok in zip(ds.image_paths, ds.has_image) if ok], 128))
+            paths = [p for p, ok in zip(ds.image_paths, ds.has_image) if ok][:n]
+            out.append((f"toyshop (first {len(paths)} images)", paths, 128))
         elif (ml / "ratings.csv").is_file():
             ds = datasets.load("movielens-latest-small", root=ml)
             paths = [p for p, ok in zip(ds.image_paths, ds.has_image) if ok][:n]
@@ -148,7 +150,7 @@ def bench_images(label: str, paths: list[str], size: int | None, args, device: s
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", nargs="+", default=["toyshop", "movielens"], choices=["toyshop", "movielens"])
-    ap.add_argument("--n-images", type=int, default=1024, help="MovieLens posters to encode")
+    ap.add_argument("--n-images", type=int, default=1024, help="images to encode per data set (at most)")
     ap.add_argument("--ml-dir", default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)

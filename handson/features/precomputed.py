@@ -33,7 +33,10 @@ before the first ``handson`` call of every notebook, e.g.
 
 The first notebook extracts (or imports) and writes there; the next ones, in fresh
 runtimes, read the verified entries instead of downloading or extracting again. Writes are
-atomic, so two notebooks sharing the folder never see a partial entry.
+atomic, so two notebooks sharing the folder never see a partial entry. Image features are
+keyed by the image files' paths, sizes and modification times: keep the downloaded data
+on Drive too (``HANDSON_DATA_DIR``, which an installed package otherwise puts under
+``HANDSON_CACHE``), since images downloaded again in each runtime are new files to the cache.
 """
 from __future__ import annotations
 
