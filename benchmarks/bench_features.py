@@ -12,7 +12,8 @@ median over ``--repeats`` of:
 
 - images/s of the bare forward: the same prepared module and the same per-batch code
   (``images.forward_batch``: copy, normalise, channels-last, forward, output to the host)
-  over images decoded into uint8 tensors in advance, same batch size, same threads;
+  over images decoded into uint8 tensors in advance, same batch size, same threads (and
+  the images/s of that decoding alone, to show what the overlap has to hide);
 - images/s of ``features.image_features(..., cache=False)`` (decode, convert, resize,
   batch, forward, collect) with the weights loaded beforehand, for each DataLoader worker
   count (0: one background decoding thread), and its share of the bare throughput
@@ -45,10 +46,13 @@ from handson.features.extract import compute_dtype
 from handson.features.images import forward_batch, load_rgb, normalisation, prepare_module
 
 
-def bare_images(enc, paths, batch_size: int, device: str) -> float:
+def bare_images(enc, paths, batch_size: int, device: str) -> tuple[float, float]:
     """Seconds for the forward alone over images decoded in advance (uint8 NHWC, as the
-    pipeline's batches), through the pipeline's own per-batch code."""
+    pipeline's batches), through the pipeline's own per-batch code; and seconds of that
+    decoding (one thread)."""
+    start = time.perf_counter()
     x = torch.from_numpy(np.stack([load_rgb(p, enc.preprocess)[0] for p in paths]))
+    decode = time.perf_counter() - start
     batches = [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
     if device.startswith("cuda"):
         batches = [b.pin_memory() for b in batches]
@@ -62,7 +66,7 @@ def bare_images(enc, paths, batch_size: int, device: str) -> float:
         for b in batches:
             forward_batch(module, b, mean, std, device).float().cpu()
         _sync(device)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, decode
 
 
 def bare_texts(st, texts: list[str], batch_size: int, device: str) -> float:
@@ -128,9 +132,11 @@ def machine(device: str) -> str:
 def bench_images(label: str, paths: list[str], size: int | None, args, device: str) -> None:
     enc = features.image_encoder("efficientnet-lite0", image_size=size).load()
     workers = [int(w) for w in args.workers.split(",")]
-    bare, pipe = [], {w: [] for w in workers}
+    bare, decode, pipe = [], [], {w: [] for w in workers}
     for _ in range(args.repeats):
-        bare.append(bare_images(enc, paths, args.batch_size, device))
+        forward_s, decode_s = bare_images(enc, paths, args.batch_size, device)
+        bare.append(forward_s)
+        decode.append(decode_s)
         for w in workers:
             pipe[w].append(timed(lambda: features.image_features(
                 paths, enc, batch_size=args.batch_size, device=device, cache=False, num_workers=w,
@@ -140,6 +146,7 @@ def bench_images(label: str, paths: list[str], size: int | None, args, device: s
     print(f"{label}: {n} images, preprocessing {enc.preprocess.describe()['resize']}/"
           f"{enc.preprocess.describe()['crop']}, batch {args.batch_size}")
     print(f"  images  bare forward   {b:8.1f} img/s   (runs {[round(n / t, 1) for t in bare]})")
+    print(f"  images  decoding alone {n / statistics.median(decode):8.1f} img/s   (one thread, no model)")
     for w in workers:
         p = n / statistics.median(pipe[w])
         how = "1 decoding thread" if w == 0 else f"{w} worker processes"
