@@ -178,3 +178,36 @@ def test_shared_cache_folder_serves_a_fresh_process(tmp_path):
     assert first[0] == "miss" and second[0] == "hit" and first[1] == second[1]
     assert float(first[1]) == float(ROWS.sum() - ROWS[2].sum())
     assert not list(shared.rglob("*.tmp"))
+
+
+def test_hub_and_drive_sources_download_once(tmp_path, monkeypatch):
+    """``hf://`` and ``gdrive://`` sources go through handson's download helpers (mocked
+    here: no network in tests) and a downloaded Drive file is reused."""
+    from handson.datasets import download
+
+    monkeypatch.setenv("HANDSON_DATA_DIR", str(tmp_path / "data"))
+    np.savez(tmp_path / "hub.npz", values=ROWS, ids=np.array(IDS))
+    asked = []
+
+    def fake_hf(repo_id, filename, **kw):
+        asked.append(("hf", repo_id, filename))
+        return tmp_path / "hub.npz"
+
+    def fake_gdown(file_id, dest, **kw):
+        asked.append(("gdrive", file_id, Path(dest).name))
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(Path(dest).with_suffix(""), values=ROWS, ids=np.array(IDS))   # np.savez adds .npz
+        return Path(dest)
+
+    monkeypatch.setattr(download, "hf_file", fake_hf)
+    monkeypatch.setattr(download, "gdown_file", fake_gdown)
+    hub = features.load_precomputed(IDS, "hf://someone/office-features/resnet50.npz", cache=False)
+    np.testing.assert_array_equal(hub.values, ROWS)
+    for _ in range(2):
+        drive = features.load_precomputed(IDS, "gdrive://1AbC/feats.npz", cache=False)
+        np.testing.assert_array_equal(drive.values, ROWS)
+    assert asked == [("hf", "someone/office-features", "resnet50.npz"), ("gdrive", "1AbC", "feats.npz")]
+    with pytest.raises(ValueError, match="gdrive://<file id>/<file name>"):
+        features.load_precomputed(IDS, "gdrive://1AbC", cache=False)
+    with pytest.raises(ValueError, match="hf://<owner>/<repo>"):
+        features.load_precomputed(IDS, "hf://only-owner", cache=False)

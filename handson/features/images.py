@@ -21,7 +21,7 @@ from .cache import fingerprint_images
 from .core import Features
 from .extract import ChunkedRun, check_batching, compute_dtype, encoding, make_report, resolve_items, run_cached
 from .image_encoders import ImageEncoder, Preprocess, image_encoder
-from .precomputed import expected_dim, importer, source_id
+from .precomputed import expected_dim, importer
 
 __all__ = ["image_features", "load_rgb", "ImageFiles"]
 
@@ -205,8 +205,7 @@ def image_features(data: Any, model: str | ImageEncoder = "efficientnet-lite0", 
                       progress=progress)
     sid = None
     if precomputed is not None:
-        sid = source_id(precomputed)
-        compute = importer(precomputed, ids, expected_dim(enc.name, enc.layer), hint=enc.name)
+        sid, compute = importer(precomputed, ids, expected_dim(enc.name, enc.layer), hint=enc.name)
     return run_cached("image", ids, fingerprint_images(ids, paths), identity, compute, missing, cache,
                       source, "image", precomputed=sid)
 

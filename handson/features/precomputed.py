@@ -19,11 +19,16 @@ an error that says which file. The result goes through the feature cache like an
 
     V = features.image_features(ds, "resnet50", precomputed="office_resnet50.zip")
     V = features.image_features(ds, "resnet50")          # later, any notebook: a cache hit
+    V = features.image_features(ds, "resnet50", precomputed="gdrive://<file id>/office_resnet50.zip")
+    V = features.image_features(ds, "resnet50", precomputed="hf://<owner>/<repo>/office_resnet50.zip")
     T = features.load_precomputed(ds, "textual_embeddings/", kind="text")   # no encoder named
 
-With an encoder named, the imported matrix is stored under the key its extraction would
-have, so every later call for that encoder on that catalog reads it (``manifest["precomputed"]``
-names the source). Archives are unpacked once into ``<HANDSON_CACHE>/precomputed/``.
+A source is a local path, ``"gdrive://<file id>/<file name>"`` (downloaded with gdown) or
+``"hf://<owner>/<dataset repo>/<file>"`` (the Hugging Face hub), each downloaded once into
+the data folder (``HANDSON_DATA_DIR``). With an encoder named, the imported matrix is
+stored under the key its extraction would have, so every later call for that encoder on
+that catalog reads it (``manifest["precomputed"]`` names the source). Archives are
+unpacked once into ``<HANDSON_CACHE>/precomputed/``.
 
 **On Colab**, a Drive folder serves as the cache of the whole course: set ``HANDSON_CACHE``
 before the first ``handson`` call of every notebook, e.g.
@@ -53,7 +58,7 @@ import numpy as np
 
 from .core import Features
 
-__all__ = ["load_precomputed", "read_precomputed", "source_id", "expected_dim", "KNOWN_DIMS"]
+__all__ = ["load_precomputed", "read_precomputed", "fetch", "source_id", "expected_dim", "KNOWN_DIMS"]
 
 #: feature width of the encoders of the tables, at their default layer (name -> (layer, d))
 KNOWN_DIMS = {
@@ -76,10 +81,31 @@ def expected_dim(encoder: str | None, layer: str | None = None) -> int | None:
     return known[1]
 
 
+def fetch(source: str | Path) -> Path:
+    """The local path of ``source``: a path as it is; ``"hf://<owner>/<repo>/<file>"`` (a
+    dataset repository of the Hugging Face hub) or ``"gdrive://<file id>/<file name>"`` (a
+    Google Drive file, with gdown) downloaded once into the data folder and reused."""
+    text = str(source)
+    if text.startswith("hf://"):
+        parts = text[len("hf://"):].split("/")
+        if len(parts) < 3 or not all(parts):
+            raise ValueError(f"{text!r}: write hf://<owner>/<repo>/<path of the file in the dataset repository>.")
+        from ..datasets.download import hf_file
+        return Path(hf_file("/".join(parts[:2]), "/".join(parts[2:])))
+    if text.startswith("gdrive://"):
+        file_id, _, name = text[len("gdrive://"):].partition("/")
+        if not file_id or not name or "/" in name:
+            raise ValueError(f"{text!r}: write gdrive://<file id>/<file name>, e.g. gdrive://1AbC.../features.zip.")
+        from ..datasets.download import data_dir, gdown_file
+        dest = data_dir("precomputed", file_id) / name
+        return dest if dest.is_file() else Path(gdown_file(file_id, dest))
+    return Path(source).expanduser()
+
+
 def source_id(source: str | Path) -> str:
     """A short id of a source's current state (path, sizes, modification times), so that a
     changed or replaced source is imported again."""
-    path = Path(source).expanduser().resolve()
+    path = fetch(source).resolve()
     if not path.exists():
         raise ValueError(f"Precomputed features: {path} does not exist. Download them first (e.g. gdown for a "
                          "Drive file, huggingface_hub.hf_hub_download for the hub) and pass the local path.")
@@ -122,22 +148,23 @@ def load_precomputed(data: Any, source: str | Path, kind: str = "image", encoder
     else:
         ids, name = list(data), "list"
     ids_hash = cache_key({"ids": [str(i) for i in ids]})
-    identity = {"encoder": "precomputed", "source_id": source_id(source), "layer": None, "dim": dim}
-    return run_cached(f"precomputed-{kind}", ids, ids_hash, identity, importer(source, ids, dim), missing,
-                      cache, name, kind)
+    sid, compute = importer(source, ids, dim)
+    identity = {"encoder": "precomputed", "source_id": sid, "layer": None, "dim": dim}
+    return run_cached(f"precomputed-{kind}", ids, ids_hash, identity, compute, missing, cache, name, kind)
 
 
 def importer(source: str | Path, ids: Sequence[Any], dim: int | None,
-             hint: str | None = None) -> Callable[[Any, str], Features]:
-    """A ``compute(store, key)`` for :func:`handson.features.extract.run_cached` that reads
-    ``source`` instead of running an encoder."""
-    sid = source_id(source)
+             hint: str | None = None) -> tuple[str, Callable[[Any, str], Features]]:
+    """(the source's id, a ``compute(store, key)`` for :func:`handson.features.extract.run_cached`
+    that reads ``source`` instead of running an encoder); a remote source is fetched here, once."""
+    path = fetch(source)
+    sid = source_id(path)
 
     def compute(store: Any, key: str) -> Features:
-        feats = read_precomputed(source, ids, dim=dim, hint=hint)
+        feats = read_precomputed(path, ids, dim=dim, hint=hint)
         feats.manifest["precomputed"] = sid
         return feats
-    return compute
+    return sid, compute
 
 
 def read_precomputed(source: str | Path, ids: Sequence[Any], dim: int | None = None,
@@ -145,7 +172,7 @@ def read_precomputed(source: str | Path, ids: Sequence[Any], dim: int | None = N
     """Rows of ``source`` aligned with ``ids`` (no cache, no missing policy: absent items
     hold zeros with ``mask`` False). ``hint``: an encoder name that picks one feature
     folder among several under a Ducho root (matched case-insensitively in its path)."""
-    path = Path(source).expanduser()
+    path = fetch(source)
     source_id(path)                                     # a clear error when it does not exist
     if path.is_file() and path.name.lower().endswith(ARCHIVES):
         path = unpack(path)

@@ -17,7 +17,7 @@ import numpy as np
 from .cache import fingerprint_texts
 from .core import Features
 from .extract import STATUS, ChunkedRun, check_batching, compute_dtype, encoding, make_report, resolve_items, run_cached
-from .precomputed import expected_dim, importer, source_id
+from .precomputed import expected_dim, importer
 from .text_encoders import TextEncoder, text_encoder
 
 __all__ = ["text_features", "clean_texts"]
@@ -126,7 +126,7 @@ def text_features(data: Any, model: str | TextEncoder = "all-MiniLM-L6-v2", batc
                                       "strip": True}}
         return Features(values, status == 0, report, manifest)
 
-    sid = None if precomputed is None else source_id(precomputed)
-    rows = compute if sid is None else importer(precomputed, ids, expected_dim(enc.name), hint=enc.name)
+    sid, rows = (None, compute) if precomputed is None else importer(precomputed, ids, expected_dim(enc.name),
+                                                                      hint=enc.name)
     return run_cached("text", ids, fingerprint_texts(ids, texts), identity, rows, missing, cache,
                       source, "text", precomputed=sid)
