@@ -136,6 +136,9 @@ def markdown(results: dict) -> str:
                   f"split seeds {data['seeds']})", "", data_table(data), ""]
         if data.get("cold"):
             parts += [f"Cold-item split of {name}:", "", cold_table(data["cold"]), ""]
+        if data.get("speed"):
+            parts += [f"Same epochs and triples on {name}: " + ", ".join(
+                f"{r['model']} {r['ms_per_epoch']:.1f} ms/epoch ({r['vs BPR-MF']:.2f}x)" for r in data["speed"]), ""]
     parts += ["## Targets (issue 18)", "", f"Stated for {', '.join(TARGET_DATA)}; lines marked (info) are not targets.", ""]
     parts += [f"- {format_check(c)}" for c in results.get("checks", [])]
     return "\n".join(parts) + "\n"

@@ -1,7 +1,7 @@
 """Every model of the project next to Cornac's BPR and VBPR: Recall@20, nDCG@20, fit seconds, ms per epoch.
 
     python benchmarks/run_all.py [--data movielens toyshop] [--seeds 42] [--models BPR-MF VBPR ...]
-                                 [--ablations] [--no-cornac] [--no-cold] [--threads 1]
+                                 [--ablations] [--no-cornac] [--no-cold] [--speed] [--threads 1]
                                  [--ml-dir PATH] [--out benchmarks/results] [--readme]
 
 One run, per data set and split seed:
@@ -19,7 +19,8 @@ One run, per data set and split seed:
 - a cold-item split (20% of the items never seen in training, ranked among themselves):
   each content-aware model's Recall@20 as a multiple of random ranking's (mean of five
   Random seeds);
-- the targets of issue 18, one PASS/FAIL line each (:func:`checks`).
+- with ``--speed``, BPR-MF's and VBPR's ms per epoch on the same triples and epochs;
+- the targets of issue 18, one PASS/FAIL line each (``bench_report.checks``).
 
 The machine (CPU model, cores, torch version and threads) heads the output. Results go to
 ``--out`` as ``run_all.md``, ``run_all.csv`` and ``run_all.json``; ``--readme`` then
@@ -230,6 +231,27 @@ def run_cold(ds, feats, labels, seed: int, random_seeds: int = 5) -> list[dict]:
     return [{"model": "Random", "kind": "baseline", "Recall@20": chance, "x random": 1.0}, *rows]
 
 
+def run_speed(ds, feats, seed: int, epochs: int = 50, rounds: int = 3) -> list[dict]:
+    """BPR-MF and VBPR trained for the same epochs without validation, on the same triples
+    (one negative per positive): ms per epoch, the median of ``rounds`` fits of each,
+    interleaved so that both see the same machine (``--speed``)."""
+    train, _, _ = split_of(ds, seed)
+    times: dict[str, list[float]] = {"BPR-MF": [], "VBPR": []}
+    for _ in range(rounds):
+        for label in times:
+            model = make(label, seed)
+            model.epochs, model.n_negatives = epochs, 1
+            start = time.perf_counter()
+            model.fit(train, feats)
+            times[label].append(1000 * (time.perf_counter() - start) / epochs)
+    rows = [{"model": label, "epochs": epochs, "ms_per_epoch": float(np.median(t))} for label, t in times.items()]
+    for r in rows:
+        r["vs BPR-MF"] = r["ms_per_epoch"] / rows[0]["ms_per_epoch"]
+        print(f"  {r['model']:8s} {r['ms_per_epoch']:8.1f} ms/epoch = {r['vs BPR-MF']:.2f}x BPR-MF "
+              f"(same {epochs} epochs and triples, median of {rounds})", flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", nargs="+", default=["movielens", "toyshop"], choices=["toyshop", "movielens"])
@@ -239,6 +261,7 @@ def main() -> None:
     ap.add_argument("--ablations", action="store_true", help="also the ablation entries of SPECS")
     ap.add_argument("--no-cornac", action="store_true")
     ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument("--speed", action="store_true", help="also BPR-MF vs VBPR ms/epoch on the same triples")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch threads of the trained models (default: each model's own default)")
     ap.add_argument("--ml-dir", default=None)
@@ -284,6 +307,9 @@ def bench_data(name: str, ds, feats: dict, labels: list[str], args) -> dict:
     table[numeric] = sum(t[numeric] for t in per_seed) / len(per_seed)
     out = {"stats": {"users": ds.n_users, "items": ds.n_items, "interactions": len(ds.interactions)},
            "seeds": list(args.seeds), "models": table.reset_index().to_dict("records")}
+    if args.speed and feats:
+        print(f"\n{name}: training speed, same epochs and triples")
+        out["speed"] = run_speed(ds, feats, args.seeds[0])
     cold_labels = [k for k in labels if SPECS[k].kind in ("multimodal", "content")]
     if not args.no_cold and cold_labels:
         print(f"\n{name}: cold-item split ({COLD_ITEMS:.0%} of the items), seed {args.seeds[0]}")
