@@ -3,7 +3,7 @@
     pip install cornac            # not a course dependency; only this script needs it
     python benchmarks/compare_cornac.py [--data toyshop movielens] [--ml-dir PATH] [--seeds 42 0 1] [--no-vbpr]
 
-Same per-user random split as benchmarks/run_all.py (70% train, 10% validation, 20% test,
+Same per-user random split as benchmarks/run_all.py (20% test, 10% of the rest validation,
 split seed 42 or each of ``--seeds``, the model seeds following it), same features
 (EfficientNet-Lite0 + all-MiniLM-L6-v2, L2-normalised, concatenated for Cornac's VBPR,
 which takes one feature matrix), same evaluation (handson.evaluation:
@@ -29,9 +29,8 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_all import load, ml_dir  # noqa: E402  (same data and features as the main benchmark)
+from run_all import load, ml_dir, split_of  # noqa: E402  (same data and features as the main benchmark)
 
-from handson import split  # noqa: E402
 from handson.evaluation import evaluate  # noqa: E402
 from handson.features import l2_normalize  # noqa: E402
 from handson.models import BPR, VBPR, LightGCN  # noqa: E402
@@ -104,7 +103,7 @@ HANDSON_LIGHTGCN_GRID = [dict(reg=reg) for reg in (3e-3, 1e-2)]        # and the
 
 def compare(cornac, ds, feats, joint, seed: int, vbpr: bool = True) -> pd.DataFrame:
     """handson's defaults, and handson's and Cornac's validation-tuned BPR (and VBPR), on one split."""
-    train, valid, test = split.random_split(ds, test=0.2, valid=0.1, seed=seed)
+    train, valid, test = split_of(ds, seed)
     rows = {}
 
     def record(label, model, seconds):

@@ -1,16 +1,31 @@
-"""Every model of the project on toyshop and MovieLens: Recall@20, nDCG@20 and fit seconds.
+"""Every model of the project next to Cornac's BPR and VBPR: Recall@20, nDCG@20, fit seconds, ms per epoch.
 
-    python benchmarks/run_all.py [--data toyshop movielens] [--seeds 42 7]
-                                 [--threads 1] [--ml-dir PATH] [--models VBPR FREEDOM ...]
+    python benchmarks/run_all.py [--data movielens toyshop] [--seeds 42] [--models BPR-MF VBPR ...]
+                                 [--ablations] [--no-cornac] [--no-cold] [--speed] [--threads 1]
+                                 [--ml-dir PATH] [--out benchmarks/results] [--readme]
 
-For each data set and split seed: a per-user random split (70% train, 10% validation for
-early stopping, 20% test), image and text features from the packaged offline encoders
-(EfficientNet-Lite0 on the images, all-MiniLM-L6-v2 on the texts; cached under
-``HANDSON_CACHE``), then every model fitted with its defaults and evaluated on the test
-set with the training and validation items masked. Prints Recall@20, nDCG@20, the fit time
-and the epochs trained. On toyshop it also ranks the cold items of a cold-item split
-(``only_items``), where a model that knows nothing about them is at chance, and on every
-data set it times BPR-MF against VBPR for the same number of epochs (no validation).
+One run, per data set and split seed:
+
+- the split of issue 18: per user, a random 20% of the interactions is test and 10% of the
+  rest validation (``random_split(test=0.2, valid=0.08)``: 8% of all is 10% of the 80%);
+  full ranking over the catalog, training and validation items masked;
+- image and text features from the packaged offline encoders (EfficientNet-Lite0 on the
+  images, all-MiniLM-L6-v2 on the texts), cached under ``HANDSON_CACHE``;
+- every model of ``SPECS`` with its defaults (validation for early stopping): Recall@20,
+  nDCG@20, fit seconds, epochs trained and the median milliseconds of a training epoch;
+- Cornac's BPR and VBPR on the same split, each picked on validation from a small grid
+  (``CORNAC_BPR_GRID``, ``CORNAC_VBPR_GRID``); their fit seconds are those of the chosen
+  setting, their ms/epoch that time over its epochs;
+- a cold-item split (20% of the items never seen in training, ranked among themselves):
+  each content-aware model's Recall@20 as a multiple of random ranking's (mean of five
+  Random seeds);
+- with ``--speed``, BPR-MF's and VBPR's ms per epoch on the same triples and epochs;
+- the targets of issue 18, one PASS/FAIL line each (``bench_report.checks``).
+
+The machine (CPU model, cores, torch version and threads) heads the output. Results go to
+``--out`` as ``run_all.md``, ``run_all.csv`` and ``run_all.json``; ``--readme`` then
+rewrites the README's table between ``<!-- bench:start -->`` and ``<!-- bench:end -->``
+(``benchmarks/bench_report.py --readme`` does that alone from a saved ``run_all.json``).
 
 MovieLens latest-small comes from ``--ml-dir``, ``HANDSON_ML_DIR`` or
 ``../shared/data/ml-latest-small`` (all ratings as implicit positives, posters as images,
@@ -20,8 +35,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
+import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,35 +50,50 @@ from handson import models as M
 from handson.evaluation import evaluate
 from handson.protocols import only_items
 
-# label -> (model class name in handson.models, constructor arguments); the defaults throughout
+
+class Spec(NamedTuple):
+    """One benchmarked model: class name in handson.models, constructor arguments, kind
+    ("baseline", "collaborative", "multimodal" or "content"), and whether it is an ablation
+    (run with ``--ablations``) rather than a default."""
+    cls: str
+    kwargs: dict
+    kind: str
+    ablation: bool = False
+
+
+# label -> Spec; adding a model is one line here
 SPECS = {
-    "Random": ("Random", {}),
-    "MostPop": ("MostPop", {}),
-    "ItemKNN": ("ItemKNN", {}),
-    "EASE": ("EASE", {}),
-    "GFCF": ("GFCF", {}),
-    "BPR-MF": ("BPR", {}),
-    "TwoTowerMLP": ("TwoTowerMLP", {}),
-    "TwoTowerDot": ("TwoTowerDot", {}),
-    "DAE": ("DAE", {}),
-    "MultVAE": ("MultVAE", {}),
-    "LightGCN (2 layers)": ("LightGCN", {}),
-    "LightGCN (3 layers)": ("LightGCN", {"n_layers": 3}),
-    "VBPR": ("VBPR", {}),
-    "FREEDOM": ("FREEDOM", {}),
-    "FREEDOM w/o item graph": ("FREEDOM", {"n_item_layers": 0, "feature_weight": 0.0}),
-    "BM3 (InfoNCE)": ("BM3", {}),
-    "BM3 (bootstrap)": ("BM3", {"ssl": "bootstrap"}),
-    "BM3 w/o SSL": ("BM3", {"ssl_weight": 0.0}),
-    "MMFusion concat": ("MMFusion", {"fusion": "concat"}),
-    "MMFusion gate": ("MMFusion", {"fusion": "gate"}),
-    "MMFusion attention": ("MMFusion", {"fusion": "attention"}),
-    "CLIPContent (text)": ("CLIPContent", {"modalities": ("text",)}),
-    "CLIPContentMLP (text)": ("CLIPContentMLP", {"modalities": ("text",)}),
+    "Random": Spec("Random", {}, "baseline"),
+    "MostPop": Spec("MostPop", {}, "baseline"),
+    "ItemKNN": Spec("ItemKNN", {}, "collaborative"),
+    "EASE": Spec("EASE", {}, "collaborative"),
+    "GFCF": Spec("GFCF", {}, "collaborative"),
+    "BPR-MF": Spec("BPR", {}, "collaborative"),
+    "LightGCN": Spec("LightGCN", {}, "collaborative"),
+    "LightGCN (3 layers)": Spec("LightGCN", {"n_layers": 3}, "collaborative", ablation=True),
+    "DAE": Spec("DAE", {}, "collaborative"),
+    "MultVAE": Spec("MultVAE", {}, "collaborative"),
+    "TwoTowerMLP": Spec("TwoTowerMLP", {}, "collaborative"),
+    "TwoTowerDot": Spec("TwoTowerDot", {}, "collaborative"),
+    "VBPR": Spec("VBPR", {}, "multimodal"),
+    "FREEDOM": Spec("FREEDOM", {}, "multimodal"),
+    "FREEDOM w/o item graph": Spec("FREEDOM", {"n_item_layers": 0, "feature_weight": 0.0}, "multimodal", True),
+    "BM3": Spec("BM3", {}, "multimodal"),
+    "BM3 (bootstrap)": Spec("BM3", {"ssl": "bootstrap"}, "multimodal", ablation=True),
+    "BM3 w/o SSL": Spec("BM3", {"ssl_weight": 0.0}, "multimodal", ablation=True),
+    "MMFusion": Spec("MMFusion", {}, "multimodal"),
+    "MMFusion (gate)": Spec("MMFusion", {"fusion": "gate"}, "multimodal", ablation=True),
+    "MMFusion (attention)": Spec("MMFusion", {"fusion": "attention"}, "multimodal", ablation=True),
+    "CLIPContent (text)": Spec("CLIPContent", {"modalities": ("text",)}, "content"),
+    "CLIPContentMLP (text)": Spec("CLIPContentMLP", {"modalities": ("text",)}, "content"),
 }
-NOT_TRAINED = {"MostPop", "ItemKNN", "EASE", "GFCF", "CLIPContent"}   # no seed/verbose/epochs
-COLD = ("Random", "BPR-MF", "LightGCN (2 layers)", "VBPR", "FREEDOM", "BM3 (InfoNCE)", "BM3 w/o SSL",
-        "MMFusion concat", "CLIPContent (text)")
+CORNAC_BPR_GRID = [dict(learning_rate=lr, lambda_reg=0.01, max_iter=it) for lr in (0.01, 0.05) for it in (100, 200)]
+CORNAC_VBPR_GRID = [dict(lambda_w=0.01, lambda_b=0.01, lambda_e=0.01)]
+CORNAC_VBPR_EPOCHS = 30
+TEST, VALID = 0.2, 0.08           # VALID: 10% of the 80% that is not test
+COLD_ITEMS = 0.2
+THREADS: int | None = None        # torch threads of the trained models (--threads; None: their default)
+K = 20
 
 
 def ml_dir(arg: str | None) -> Path:
@@ -85,53 +118,124 @@ def load(name: str, ml_path: Path, with_features: bool = True) -> tuple[datasets
     return ds, feats
 
 
-THREADS = 1   # torch threads for the trained models (--threads)
+def split_of(ds, seed: int):
+    """Issue 18's split: per user 20% test, 10% of the rest validation."""
+    return split.random_split(ds, test=TEST, valid=VALID, seed=seed)
+
+
+def machine() -> dict:
+    """CPU model, logical cores, torch version and threads (and the GPU when there is one)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "model_threads": THREADS or "each model's default",
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
 
 
 def make(label: str, seed: int):
-    cls, kwargs = SPECS[label]
-    if cls == "Random":
-        return M.Random(seed=seed)
-    if cls in NOT_TRAINED:
-        return getattr(M, cls)(**kwargs)
-    return getattr(M, cls)(seed=seed, verbose=False, threads=THREADS, **kwargs)
+    spec = SPECS[label]
+    cls = getattr(M, spec.cls)
+    if issubclass(cls, M.TorchRecommender):
+        threads = {} if THREADS is None else {"threads": THREADS}
+        return cls(seed=seed, verbose=False, **threads, **spec.kwargs)
+    if spec.cls == "Random":
+        return cls(seed=seed)
+    return cls(**spec.kwargs)
 
 
-def run(ds, feats, labels, seed: int) -> pd.DataFrame:
-    train, valid, test = split.random_split(ds, test=0.2, valid=0.1, seed=seed)
-    rows = {}
+def epoch_ms(model, fit_s: float) -> tuple[int, float]:
+    """(epochs trained, median ms of a training epoch); (0, NaN) for a model without epochs."""
+    history = getattr(model, "history_", None)
+    if not history:
+        return 0, float("nan")
+    seconds = [s for s in history["seconds"] if s == s]
+    return len(history), 1000 * float(np.median(seconds) if seconds else fit_s / len(history))
+
+
+def row(label: str, kind: str, res: dict, fit_s: float, epochs: int, ms: float, neural: bool) -> dict:
+    print(f"  {label:26s} Recall@{K} {res[f'Recall@{K}']:.4f}  nDCG@{K} {res[f'nDCG@{K}']:.4f}  "
+          f"fit {fit_s:6.1f}s  epochs {epochs:3d}  {ms:7.1f} ms/epoch", flush=True)
+    return {"model": label, "kind": kind, "neural": neural, "Recall@20": res[f"Recall@{K}"],
+            "nDCG@20": res[f"nDCG@{K}"], "fit_s": fit_s, "epochs": epochs, "ms_per_epoch": ms}
+
+
+def run(ds, feats, labels, seed: int) -> list[dict]:
+    """Each model of ``labels`` with its defaults on the split of ``seed``."""
+    train, valid, test = split_of(ds, seed)
+    rows = []
     for label in labels:
         model, start = make(label, seed), time.perf_counter()
         model.fit(train, feats, valid)
         fit_s = time.perf_counter() - start
-        res = evaluate(model, test, seen=[train, valid], k=(20,))
-        rows[label] = {"Recall@20": res["Recall@20"], "nDCG@20": res["nDCG@20"], "fit_s": fit_s,
-                       "epochs": len(getattr(model, "history_", []))}
-        print(f"  {label:24s} Recall@20 {res['Recall@20']:.4f}  nDCG@20 {res['nDCG@20']:.4f}  "
-              f"fit {fit_s:6.1f}s", flush=True)
-    return pd.DataFrame(rows).T
+        res = evaluate(model, test, seen=[train, valid], k=(K,))
+        rows.append(row(label, SPECS[label].kind, res, fit_s, *epoch_ms(model, fit_s),
+                        isinstance(model, M.TorchRecommender)))
+    return rows
 
 
-def run_cold(ds, feats, labels, seed: int) -> pd.DataFrame:
-    parts = split.cold_item_split(ds, items=0.2, seed=seed)
-    cold = np.flatnonzero(parts.train.item_counts() == 0)
-    rows = {}
+def run_cornac(ds, feats, seed: int, vbpr: bool = True) -> list[dict]:
+    """Cornac's BPR (and VBPR on the L2-normalised image and text features, concatenated),
+    each the best of its grid on validation, on the split of ``seed``."""
+    import cornac
+    from compare_cornac import CornacScores, cornac_train_set
+
+    train, valid, test = split_of(ds, seed)
+    rows = []
+
+    def best(label, kind, grid, build, ts, epochs_of):
+        fits = []
+        for params in grid:
+            start = time.perf_counter()
+            model = CornacScores(build(**params).fit(ts), ts, ds.n_items)
+            seconds = time.perf_counter() - start
+            fits.append((evaluate(model, valid, seen=[train], k=(K,))[f"Recall@{K}"], seconds, params, model))
+        v, seconds, params, model = max(fits, key=lambda f: f[0])
+        res = evaluate(model, test, seen=[train, valid], k=(K,))
+        epochs = epochs_of(params)
+        rows.append(row(label, kind, res, seconds, epochs, 1000 * seconds / epochs, False) | {"params": params})
+
+    best("Cornac BPR", "cornac collaborative", CORNAC_BPR_GRID,
+         lambda **p: cornac.models.BPR(k=64, seed=seed, verbose=False, **p), cornac_train_set(train),
+         lambda p: p["max_iter"])
+    if vbpr:
+        joint = np.concatenate([features.l2_normalize(feats["image"]), features.l2_normalize(feats["text"])], axis=1)
+        best("Cornac VBPR", "cornac multimodal", CORNAC_VBPR_GRID,
+             lambda **p: cornac.models.VBPR(k=32, k2=32, n_epochs=CORNAC_VBPR_EPOCHS, batch_size=512,
+                                            learning_rate=0.005, seed=seed, verbose=False, **p),
+             cornac_train_set(train, joint), lambda p: CORNAC_VBPR_EPOCHS)
+    return rows
+
+
+def run_cold(ds, feats, labels, seed: int, random_seeds: int = 5) -> list[dict]:
+    """Recall@20 among the cold items of a cold-item split, and its ratio to random ranking
+    (the mean of ``random_seeds`` Random models)."""
+    train, valid, test = split.cold_item_split(ds, items=COLD_ITEMS, valid=0.1, seed=seed)
+    cold = np.unique(test.items)
+    chance = np.mean([evaluate(only_items(M.Random(seed=s).fit(train), cold), test, seen=[train, valid],
+                               k=(K,))[f"Recall@{K}"] for s in range(random_seeds)])
+    print(f"  cold items: {len(cold)}; random ranking Recall@{K} {chance:.4f} (mean of {random_seeds} seeds)")
+    rows = []
     for label in labels:
         model = make(label, seed)
-        if hasattr(model, "epochs"):
-            model.epochs = 60                       # no validation items exist for cold items
-        model.fit(parts.train, feats)
-        res = evaluate(only_items(model, cold), parts.test, seen=[parts.train], k=(20,))
-        rows[label] = {"Recall@20": res["Recall@20"], "nDCG@20": res["nDCG@20"]}
-    print(f"  cold items: {len(cold)} (chance Recall@20 about {20 / len(cold):.3f})")
-    return pd.DataFrame(rows).T
+        model.fit(train, feats, valid)
+        r = evaluate(only_items(model, cold), test, seen=[train, valid], k=(K,))[f"Recall@{K}"]
+        rows.append({"model": label, "kind": SPECS[label].kind, "Recall@20": r, "x random": r / chance})
+        print(f"  {label:26s} cold Recall@{K} {r:.4f}  = {r / chance:4.1f}x random", flush=True)
+    return [{"model": "Random", "kind": "baseline", "Recall@20": chance, "x random": 1.0}, *rows]
 
 
-def run_speed(ds, feats, seed: int, epochs: int = 50, rounds: int = 3) -> pd.DataFrame:
+def run_speed(ds, feats, seed: int, epochs: int = 50, rounds: int = 3) -> list[dict]:
     """BPR-MF and VBPR trained for the same epochs without validation, on the same triples
-    (one negative per positive, VBPR's default; BPR-MF's own default is four): seconds per
-    epoch, the median of ``rounds`` fits of each, interleaved so that both see the same machine."""
-    train, _, _ = split.random_split(ds, test=0.2, valid=0.1, seed=seed)
+    (one negative per positive): ms per epoch, the median of ``rounds`` fits of each,
+    interleaved so that both see the same machine (``--speed``)."""
+    train, _, _ = split_of(ds, seed)
     times: dict[str, list[float]] = {"BPR-MF": [], "VBPR": []}
     for _ in range(rounds):
         for label in times:
@@ -139,44 +243,80 @@ def run_speed(ds, feats, seed: int, epochs: int = 50, rounds: int = 3) -> pd.Dat
             model.epochs, model.n_negatives = epochs, 1
             start = time.perf_counter()
             model.fit(train, feats)
-            times[label].append((time.perf_counter() - start) / epochs)
-    table = pd.DataFrame({label: {"epochs": epochs, "s/epoch": float(np.median(t))}
-                          for label, t in times.items()}).T
-    table["vs BPR-MF"] = table["s/epoch"] / table.loc["BPR-MF", "s/epoch"]
-    return table
+            times[label].append(1000 * (time.perf_counter() - start) / epochs)
+    rows = [{"model": label, "epochs": epochs, "ms_per_epoch": float(np.median(t))} for label, t in times.items()]
+    for r in rows:
+        r["vs BPR-MF"] = r["ms_per_epoch"] / rows[0]["ms_per_epoch"]
+        print(f"  {r['model']:8s} {r['ms_per_epoch']:8.1f} ms/epoch = {r['vs BPR-MF']:.2f}x BPR-MF "
+              f"(same {epochs} epochs and triples, median of {rounds})", flush=True)
+    return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", nargs="+", default=["toyshop", "movielens"], choices=["toyshop", "movielens"])
+    ap.add_argument("--data", nargs="+", default=["movielens", "toyshop"], choices=["toyshop", "movielens"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[42])
-    ap.add_argument("--models", nargs="+", default=list(SPECS), choices=list(SPECS))
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (1 is fastest for these small models on a busy CPU)")
+    ap.add_argument("--models", nargs="+", default=None, choices=list(SPECS),
+                    help="default: every SPECS entry that is not an ablation")
+    ap.add_argument("--ablations", action="store_true", help="also the ablation entries of SPECS")
+    ap.add_argument("--no-cornac", action="store_true")
+    ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument("--speed", action="store_true", help="also BPR-MF vs VBPR ms/epoch on the same triples")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads of the trained models (default: each model's own default)")
     ap.add_argument("--ml-dir", default=None)
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--readme", action="store_true", help="rewrite the README table from this run")
     args = ap.parse_args()
     global THREADS
-    THREADS = args.threads                       # models train with it (their own default is 1)
-    torch.set_num_threads(args.threads)          # feature extraction and scoring
+    THREADS = args.threads
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)      # feature extraction and scoring too
+    labels = args.models or [k for k, s in SPECS.items() if args.ablations or not s.ablation]
+    info = machine()
+    print("machine: " + " · ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    results = {"machine": info, "split": f"per-user random, test {TEST}, valid {VALID} (10% of train)",
+               "data": {}}
     for name in args.data:
         loaded = load(name, ml_dir(args.ml_dir))
         if loaded is None:
             continue
-        ds, feats = loaded
-        tables = []
-        for seed in args.seeds:
-            print(f"{ds} · split seed {seed} · {args.threads} thread(s)", flush=True)
-            tables.append(run(ds, feats, args.models, seed))
-        mean = sum(tables) / len(tables)
-        print(f"\n{name}: mean over split seeds {args.seeds}\n{mean.round(4).to_string()}\n")
-        if {"BPR-MF", "VBPR"} <= set(args.models):
-            print(f"{name}: training speed, same epochs and triples\n"
-                  f"{run_speed(ds, feats, args.seeds[0]).round(3).to_string()}\n")
-        if name == "toyshop":
-            cold_labels = [c for c in COLD if c == "Random" or c in args.models]
-            print(f"{name}: cold-item split, ranking among cold items only\n"
-                  f"{run_cold(ds, feats, cold_labels, args.seeds[0]).round(4).to_string()}\n")
+        results["data"][name] = bench_data(name, *loaded, labels, args)
+    from bench_report import checks, format_check, update_readme, write_outputs
+    results["checks"] = checks(results)
+    print()
+    for line in results["checks"]:
+        print(format_check(line))
+    paths = write_outputs(results, Path(args.out))
+    print("written: " + ", ".join(str(p) for p in paths))
+    if args.readme:
+        print(f"README table updated: {update_readme(results)}")
+
+
+def bench_data(name: str, ds, feats: dict, labels: list[str], args) -> dict:
+    """Main table (mean over split seeds), Cornac rows and the cold-item table of one data set."""
+    per_seed = []
+    for seed in args.seeds:
+        print(f"\n{ds} · split seed {seed}", flush=True)
+        rows = run(ds, feats, labels, seed)
+        if not args.no_cornac:
+            rows += run_cornac(ds, feats, seed, vbpr=bool(feats))
+        per_seed.append(pd.DataFrame(rows).set_index("model"))
+    numeric = ["Recall@20", "nDCG@20", "fit_s", "epochs", "ms_per_epoch"]
+    table = per_seed[0].copy()
+    table[numeric] = sum(t[numeric] for t in per_seed) / len(per_seed)
+    out = {"stats": {"users": ds.n_users, "items": ds.n_items, "interactions": len(ds.interactions)},
+           "seeds": list(args.seeds), "models": table.reset_index().to_dict("records")}
+    if args.speed and feats:
+        print(f"\n{name}: training speed, same epochs and triples")
+        out["speed"] = run_speed(ds, feats, args.seeds[0])
+    cold_labels = [k for k in labels if SPECS[k].kind in ("multimodal", "content")]
+    if not args.no_cold and cold_labels:
+        print(f"\n{name}: cold-item split ({COLD_ITEMS:.0%} of the items), seed {args.seeds[0]}")
+        out["cold"] = run_cold(ds, feats, cold_labels, args.seeds[0])
+    return out
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

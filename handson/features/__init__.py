@@ -6,11 +6,16 @@
     T = features.text_features(ds)              # all-MiniLM-L6-v2, (n_items, 384), offline
     V.values, V.mask, V.report, V.manifest      # rows, availability, problems, provenance
     I, W = features.clip_features(ds)           # CLIP ViT-B/16 towers (needs the weights)
+    V = features.image_features(ds, "resnet50", precomputed="resnet50.zip")   # made elsewhere
 
 Rows are aligned with the dataset's item index. Items without a usable image or text get a
 zero row by default (``missing="zero"``; or "mean", or "error"), marked in ``mask``.
 Everything is cached under ``HANDSON_CACHE``: an identical call returns in well under a
-second, a changed catalog is recomputed, an interrupted run resumes.
+second, a changed catalog is recomputed, an interrupted run resumes. Features made
+elsewhere (Ducho's per-item ``.npy`` folders, one matrix with an item list, an archive of
+either) load through the same cache (``precomputed=``, :func:`load_precomputed`); on Colab,
+``HANDSON_CACHE`` on a mounted Drive folder serves every notebook of the course (see
+:mod:`handson.features.precomputed`).
 
 Importing this package is cheap: torch, torchvision and transformers load on first use.
 """
@@ -38,6 +43,7 @@ _LAZY = {
     "FeatureStore": "cache",
     "export_ducho": "cache",
     "import_ducho": "cache",
+    "load_precomputed": "precomputed",
 }
 
 __all__ = ["Features", "MISSING_POLICIES", "EncoderUnavailableError", "l2_normalize", *_LAZY]

@@ -6,6 +6,7 @@ applies the caller's missing-content policy.
 """
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from collections import Counter
@@ -20,7 +21,7 @@ from .cache import FeatureStore, cache_key
 from .core import MISSING_POLICIES, Features, apply_missing, warn_missing
 
 __all__ = ["STATUS", "resolve_items", "ChunkedRun", "run_cached", "make_report", "compute_dtype",
-           "check_batching", "encoding"]
+           "check_batching", "encoding", "progress_bar"]
 
 #: per-item outcome codes, stored with each chunk so that a resumed run reports correctly
 STATUS = {0: "ok", 1: "missing_path", 2: "missing_file", 3: "unreadable", 4: "empty", 5: "unencodable"}
@@ -63,10 +64,9 @@ def encoding(run: "ChunkedRun", total: int, desc: str, unit: str, device: str, d
     what it holds, so that an interrupted extraction resumes from there.
     """
     import torch
-    from tqdm.auto import tqdm
 
     autocast = torch.autocast("cuda", dtype=getattr(torch, dtype), enabled=device.startswith("cuda"))
-    bar = tqdm(total=total, desc=desc, unit=unit, disable=not progress or not total)
+    bar = progress_bar(total, desc, unit, progress and total > 0)
     try:
         with torch.inference_mode(), autocast:
             yield bar
@@ -74,6 +74,35 @@ def encoding(run: "ChunkedRun", total: int, desc: str, unit: str, device: str, d
         bar.close()
         if total:
             run.flush()
+
+
+class OneLine:
+    """A progress "bar" for output that is not a terminal (a log file, a CI job): it prints
+    one line when it closes (items, seconds, rate) instead of thousands of redraws."""
+
+    def __init__(self, total: int, desc: str, unit: str) -> None:
+        self.total, self.desc, self.unit, self.n = total, desc, unit, 0
+        self.start = time.perf_counter()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def close(self) -> None:
+        seconds = time.perf_counter() - self.start
+        print(f"{self.desc}: {self.n:,}/{self.total:,} {self.unit} in {seconds:.1f} s "
+              f"({self.n / max(seconds, 1e-9):,.1f} {self.unit}/s)", file=sys.stderr, flush=True)
+
+
+def progress_bar(total: int, desc: str, unit: str, show: bool = True) -> Any:
+    """A tqdm bar in a terminal or a notebook, :class:`OneLine` when stderr is neither
+    (redirected to a file or a pipe), a silent tqdm when ``show`` is False."""
+    from tqdm.auto import tqdm
+
+    stream = sys.stderr
+    interactive = type(stream).__module__.startswith("ipykernel") or (hasattr(stream, "isatty") and stream.isatty())
+    if show and not interactive:
+        return OneLine(total, desc, unit)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not show)
 
 
 def compute_dtype(device: str) -> str:
@@ -182,13 +211,19 @@ def make_report(status: np.ndarray, mode: np.ndarray | None = None, ids: Sequenc
 
 def run_cached(kind: str, ids: Sequence[Any], fingerprint: str, identity: dict,
                compute: Callable[[FeatureStore | None, str], Features], missing: str,
-               cache: bool | str | Path, source: str, what: str) -> Features:
-    """Return cached features for (fingerprint, identity) or compute, save and return them."""
+               cache: bool | str | Path, source: str, what: str, precomputed: str | None = None) -> Features:
+    """Return cached features for (fingerprint, identity) or compute, save and return them.
+
+    ``precomputed``: the :func:`handson.features.precomputed.source_id` of the source that
+    ``compute`` imports; a cached entry of the key counts only when it came from that source.
+    """
     if missing not in MISSING_POLICIES:
         raise ValueError(f"missing={missing!r} is not a policy; use one of {MISSING_POLICIES}.")
     store = _store(cache)
     key = cache_key({"kind": kind, "fingerprint": fingerprint, "format": FORMAT_VERSION, **identity})
     raw = store.load(key) if store is not None else None
+    if raw is not None and precomputed is not None and raw.manifest.get("precomputed") != precomputed:
+        raw = None
     hit = raw is not None
     if store is not None and not store.writable:
         _warn_uncached(store.root, None)

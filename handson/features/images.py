@@ -1,4 +1,4 @@
-"""Image features: decode with PIL in DataLoader workers, batch, run the encoder, cache.
+"""Image features: decode with PIL while the encoder runs, batch, run the encoder, cache.
 
 Every image is converted to RGB (grayscale, palette, CMYK, 16-bit; transparent images are
 composited on white), resized and centre-cropped as the encoder expects. A missing or
@@ -8,9 +8,12 @@ unreadable file never stops the run: the item is counted in ``report``, marked F
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -18,6 +21,7 @@ from .cache import fingerprint_images
 from .core import Features
 from .extract import ChunkedRun, check_batching, compute_dtype, encoding, make_report, resolve_items, run_cached
 from .image_encoders import ImageEncoder, Preprocess, image_encoder
+from .precomputed import expected_dim, importer
 
 __all__ = ["image_features", "load_rgb", "ImageFiles"]
 
@@ -104,16 +108,77 @@ def _collate(batch: list) -> tuple:
 
 
 def default_workers(device: str) -> int:
-    """DataLoader workers: 0 on CPU (measured fastest on 2 cores, see the benchmark), else up to 8."""
+    """Decoding processes: 0 on CPU (one background thread decodes instead, see :func:`batches`),
+    up to 8 DataLoader worker processes on CUDA, where the GPU outruns one decoding thread."""
     if not str(device).startswith("cuda"):
         return 0
     return min(8, os.cpu_count() or 1)
 
 
+def batches(files: ImageFiles, batch_size: int, workers: int, device: str, depth: int = 2) -> Iterator[tuple]:
+    """The collated batches of ``files`` in order, decoded while the model runs.
+
+    ``workers > 0``: a DataLoader with that many worker processes. ``workers == 0``: one
+    background thread decodes up to ``depth`` batches ahead while the current batch runs
+    through the model; Pillow releases the GIL while it decodes and resizes, so on a small
+    CPU the decoding fills the gaps of the forward pass instead of waiting for it. On CUDA
+    the batches come in pinned memory, so the copy to the device runs asynchronously.
+    """
+    import torch
+
+    pin = str(device).startswith("cuda")
+    if workers > 0:
+        yield from torch.utils.data.DataLoader(files, batch_size=batch_size, shuffle=False, num_workers=workers,
+                                               collate_fn=_collate, pin_memory=pin, prefetch_factor=4)
+        return
+
+    def load(start: int) -> tuple:
+        index, x, status, mode = _collate([files[k] for k in range(start, min(start + batch_size, len(files)))])
+        return index, (x.pin_memory() if pin and x is not None else x), status, mode
+
+    starts = iter(range(0, len(files), batch_size))
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handson-decode")
+    try:
+        pending = deque(pool.submit(load, s) for s in islice(starts, depth))
+        while pending:
+            batch = pending.popleft().result()
+            nxt = next(starts, None)
+            if nxt is not None:
+                pending.append(pool.submit(load, nxt))
+            yield batch
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def prepare_module(module: Any, device: str) -> Any:
+    """``module`` in eval mode on ``device`` with channels-last weights (faster convolutions
+    on CPU and on CUDA tensor cores; harmless for other layers)."""
+    import torch
+    return module.to(device).eval().to(memory_format=torch.channels_last)
+
+
+def forward_batch(module: Any, x: Any, mean: Any, std: Any, device: str) -> Any:
+    """The model's output for one uint8 NHWC batch ``x``: copied to ``device`` (asynchronously
+    from pinned memory), normalised there as float, laid out channels-last. On CUDA the call
+    returns before the GPU is done, so the caller can queue the next batch first."""
+    import torch
+    x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float().sub_(mean).div_(std)
+    return module(x.contiguous(memory_format=torch.channels_last))
+
+
+def normalisation(pre: Preprocess, device: str) -> tuple[Any, Any]:
+    """``pre``'s mean and std as (1, 3, 1, 1) tensors on ``device``, on the 0-255 scale."""
+    import torch
+    mean = torch.tensor(pre.mean, device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1) * 255
+    return mean, std
+
+
 def image_features(data: Any, model: str | ImageEncoder = "efficientnet-lite0", batch_size: int = 64,
                    device: str | None = None, missing: str = "zero", cache: bool | str | Path = True,
                    num_workers: int | None = None, layer: str | None = None, weights: str | None = "DEFAULT",
-                   image_size: int | None = None, chunk_batches: int = 20, progress: bool = True) -> Features:
+                   image_size: int | None = None, chunk_batches: int = 20, progress: bool = True,
+                   precomputed: str | Path | None = None) -> Features:
     """Image features ``(n_items, d)`` float32, aligned with the dataset's item index.
 
     ``data``: a Dataset (its ``image_paths``) or a list of paths (None for "no image").
@@ -121,7 +186,11 @@ def image_features(data: Any, model: str | ImageEncoder = "efficientnet-lite0", 
     ``missing``: "zero" (default), "mean" or "error" for items without a usable image.
     ``cache``: True (``HANDSON_CACHE``), False, or a folder; rows are saved every
     ``chunk_batches`` batches, so an interrupted run resumes. ``num_workers``: DataLoader
-    decoding processes (default: 0 on CPU, up to 8 on CUDA).
+    decoding processes (default: 0 on CPU, where one background thread decodes the next
+    batches while the model runs; up to 8 on CUDA). ``precomputed``: a folder or archive of
+    this encoder's features (Ducho layout, or one matrix with an item list; see
+    :mod:`handson.features.precomputed`) read instead of extracting, and kept in the cache
+    under this call's key, so later calls without it hit the cache.
     """
     from ..utils import get_device
 
@@ -134,8 +203,11 @@ def image_features(data: Any, model: str | ImageEncoder = "efficientnet-lite0", 
     compute = partial(_compute, ids=ids, paths=paths, enc=enc, device=device, dtype=dtype,
                       batch_size=batch_size, num_workers=num_workers, chunk_batches=chunk_batches,
                       progress=progress)
+    sid = None
+    if precomputed is not None:
+        sid, compute = importer(precomputed, ids, expected_dim(enc.name, enc.layer), hint=enc.name)
     return run_cached("image", ids, fingerprint_images(ids, paths), identity, compute, missing, cache,
-                      source, "image")
+                      source, "image", precomputed=sid)
 
 
 def _path_status(paths: list[str | None]) -> np.ndarray:
@@ -158,11 +230,9 @@ def _compute(store: Any, key: str, *, ids: list[Any], paths: list[str | None], e
     run = ChunkedRun(store, key, len(paths), chunk_batches)
     todo = np.flatnonzero((status == 0) & ~run.done_mask())
     enc.load()
-    module = enc.module.to(device)
+    module = prepare_module(enc.module, device)
     workers = default_workers(device) if num_workers is None else num_workers
-    loader = torch.utils.data.DataLoader(
-        ImageFiles(paths, todo, enc.preprocess), batch_size=batch_size, shuffle=False, num_workers=workers,
-        collate_fn=_collate, pin_memory=device.startswith("cuda"))
+    loader = batches(ImageFiles(paths, todo, enc.preprocess), batch_size, workers, device)
     with encoding(run, len(todo), f"images · {enc.name}", "img", device, dtype, progress) as bar:
         d = _encode(module, enc.preprocess, loader, run, bar, device)
     values, status, mode = run.result(d, status)
@@ -179,22 +249,34 @@ def _encode(module: Any, pre: Preprocess, loader: Any, run: ChunkedRun, bar: Any
     """Run ``module`` over the batches of ``loader`` (uint8 NHWC images), normalised by
     ``pre``'s mean and std, into ``run``; returns the feature width (None: no usable image).
 
-    Unreadable images of a batch get zero rows (their status says so); a batch without any
-    readable image gets rows of width 0 until the width is known.
+    Each batch's output is collected only after the next batch was launched, so a GPU always
+    has queued work. A batch's unreadable images get zero rows (their status says so); a
+    batch without any readable image gets rows of width 0 until the width is known.
     """
-    import torch
+    mean, std = normalisation(pre, device)
+    d, pending = None, None
+    try:
+        for index, x, st, mode in loader:
+            out = None if x is None else forward_batch(module, x, mean, std, device)
+            if pending is not None:
+                previous, pending = pending, None
+                d = _collect(run, bar, *previous, d)
+            pending = (index, out, st, mode)
+    finally:            # also when the model fails: the batch already computed is kept for a resume
+        if pending is not None:
+            d = _collect(run, bar, *pending, d)
+    return d
 
-    mean = torch.tensor(pre.mean, device=device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(pre.std, device=device).view(1, 3, 1, 1) * 255
-    d = None
-    for index, x, st, mode in loader:
-        rows = np.zeros((len(index), d or 0), dtype=np.float32)
-        if x is not None:
-            x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float().sub_(mean).div_(std)
-            out = module(x.contiguous()).float().cpu().numpy()
-            d = out.shape[1]
-            rows = np.zeros((len(index), d), dtype=np.float32)
-            rows[st == 0] = out
-        run.add(index, rows, st, mode)
-        bar.update(len(index))
+
+def _collect(run: ChunkedRun, bar: Any, index: np.ndarray, out: Any, st: np.ndarray, mode: list,
+             d: int | None) -> int | None:
+    """Add one batch's rows (zero rows for its unreadable images) to ``run``; returns the width."""
+    if out is not None:
+        out = out.float().cpu().numpy()
+        d = out.shape[1]
+    rows = np.zeros((len(index), d or 0), dtype=np.float32)
+    if out is not None:
+        rows[st == 0] = out
+    run.add(index, rows, st, mode)
+    bar.update(len(index))
     return d

@@ -17,6 +17,7 @@ import numpy as np
 from .cache import fingerprint_texts
 from .core import Features
 from .extract import STATUS, ChunkedRun, check_batching, compute_dtype, encoding, make_report, resolve_items, run_cached
+from .precomputed import expected_dim, importer
 from .text_encoders import TextEncoder, text_encoder
 
 __all__ = ["text_features", "clean_texts"]
@@ -74,13 +75,15 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 def text_features(data: Any, model: str | TextEncoder = "all-MiniLM-L6-v2", batch_size: int = 64,
                   device: str | None = None, missing: str = "zero", cache: bool | str | Path = True,
-                  max_length: int | None = None, chunk_batches: int = 20, progress: bool = True) -> Features:
+                  max_length: int | None = None, chunk_batches: int = 20, progress: bool = True,
+                  precomputed: str | Path | None = None) -> Features:
     """Text features ``(n_items, d)`` float32, aligned with the dataset's item index.
 
     ``data``: a Dataset (its ``items["text"]``) or a list of strings (None for "no text").
     ``model``: a name of :mod:`handson.features.text_encoders` or a ``TextEncoder``.
     ``max_length``: token cap (None: the model's own). ``missing``, ``cache``,
-    ``chunk_batches`` as in :func:`handson.features.image_features`.
+    ``chunk_batches``, ``precomputed`` (features of this encoder read from a folder or an
+    archive instead of extracted) as in :func:`handson.features.image_features`.
     """
     from ..utils import get_device
 
@@ -123,5 +126,7 @@ def text_features(data: Any, model: str | TextEncoder = "all-MiniLM-L6-v2", batc
                                       "strip": True}}
         return Features(values, status == 0, report, manifest)
 
-    return run_cached("text", ids, fingerprint_texts(ids, texts), identity, compute, missing, cache,
-                      source, "text")
+    sid, rows = (None, compute) if precomputed is None else importer(precomputed, ids, expected_dim(enc.name),
+                                                                      hint=enc.name)
+    return run_cached("text", ids, fingerprint_texts(ids, texts), identity, rows, missing, cache,
+                      source, "text", precomputed=sid)
