@@ -88,7 +88,24 @@ def test_lightgcn_layers_zero_is_matrix_factorization(toy):
     (LightGCN(init_std=-0.1, epochs=1, verbose=False), "init_std must be > 0"),
     (DAE(dropout=1.0, epochs=1, verbose=False), "dropout"),
     (TwoTowerMLP(hidden=(), epochs=1, verbose=False), "hidden"),
+    (BPR(lr_decay=0.0, epochs=1, verbose=False), "lr_decay"),
+    (BPR(lr_decay=1.5, epochs=1, verbose=False), "lr_decay"),
 ])
 def test_bad_model_hyper_parameters(toy, model, match):
     with pytest.raises(ValueError, match=match):
         model.fit(toy[0])
+
+
+def test_bpr_with_its_defaults_beats_most_popular_on_toyshop(toy):
+    """The defaults (large batches, decaying learning rate, early stopping) work beyond the
+    data set they were tuned on."""
+    train, valid, test, pop = toy
+    model = BPR(verbose=False).fit(train, valid=valid)
+    recall = evaluate(model, test, seen=[train, valid], k=20, progress=False)["Recall@20"]
+    assert recall > 1.2 * pop, f"BPR defaults: Recall@20 {recall:.4f} vs MostPop {pop:.4f}"
+
+
+def test_learning_rate_decays_every_epoch(toy):
+    train = toy[0]
+    model = BPR(factors=8, lr=0.01, lr_decay=0.5, epochs=3, verbose=False).fit(train)
+    assert model.training_.optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5 ** 2)
