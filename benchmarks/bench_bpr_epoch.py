@@ -36,7 +36,7 @@ from handson import split  # noqa: E402
 from handson.evaluation import evaluate  # noqa: E402
 
 #: compare_cornac.py's grid winner on MovieLens latest-small, split seed 42 (validation Recall@20)
-CORNAC_BPR = dict(learning_rate=0.05, lambda_reg=0.01, max_iter=200)
+CORNAC_BPR = dict(learning_rate=0.05, lambda_reg=0.01, max_iter=400)
 FEATURE_MODELS = {"VBPR", "FREEDOM", "BM3", "MMFusion", "CLIPContentMLP"}
 
 
