@@ -84,6 +84,8 @@ class BM3(TorchRecommender):
     them) make an epoch cheap.
     """
 
+    min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
+
     def __init__(self, modalities: Sequence[str] = ("image", "text"), ssl: str = "infonce",
                  ssl_weight: float = 0.1, temperature: float = 0.2, view_dropout: float = 0.3,
                  edge_dropout: float = 0.0, ssl_batch: int = 512, n_layers: int = 2,

@@ -75,6 +75,8 @@ class BPR(TorchRecommender):
     sets may prefer a stronger ``reg`` (``benchmarks/compare_cornac.py`` tunes it).
     """
 
+    min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
+
     def __init__(self, factors: int = 64, reg: float = 5e-3, item_bias: bool = True,
                  reg_bias: float | None = None, init_std: float = 1e-3, lr: float = 5e-3,
                  lr_decay: float = 0.98, epochs: int = 200, n_negatives: int = 1, batch_size: int = 2048,

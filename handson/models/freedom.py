@@ -89,6 +89,8 @@ class FREEDOM(TorchRecommender):
     them) make an epoch cheap.
     """
 
+    min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
+
     def __init__(self, modalities: Sequence[str] = ("image", "text"), knn_k: int = 10,
                  weights: Mapping[str, float] | None = None, dropout: float = 0.5,
                  n_layers: int = 2, n_item_layers: int = 1, feature_weight: float = 1e-2,

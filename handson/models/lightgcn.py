@@ -66,6 +66,8 @@ class LightGCN(TorchRecommender):
     stronger ``reg``.
     """
 
+    min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
+
     def __init__(self, factors: int = 64, n_layers: int = 2, reg: float = 1e-3, init_std: float = 0.1,
                  lr: float = 1e-2, epochs: int = 200, batch_size: int = 8192, n_negatives: int = 4,
                  **kwargs) -> None:

@@ -58,6 +58,9 @@ class TorchRecommender(Recommender):
 
     #: users scored per forward pass in ``score`` (lower it for memory-hungry scorers)
     score_batch_size: int = 1024
+    #: at least this many batches per epoch in ``_batches``: models with large default batches
+    #: raise it, so that a small data set still gets enough optimizer steps per epoch
+    min_batches: int = 1
 
     def __init__(self, factors: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
                  epochs: int = 50, batch_size: int = 2048, n_negatives: int = 1,
@@ -165,15 +168,17 @@ class TorchRecommender(Recommender):
         """One epoch of BPR batches: as many triples as training pairs, drawn for the whole
         epoch at once (:class:`handson.sampling.EpochSampler`, the same draws as
         :func:`training.sample_bpr`), moved to the device once and cut into ``batch_size``
-        slices: dicts with "users" (B,), "pos" (B,), "neg" (B,) or (B, n_negatives)."""
+        slices (smaller ones when that gives fewer than ``min_batches``): dicts with "users"
+        (B,), "pos" (B,), "neg" (B,) or (B, n_negatives)."""
         sampler = getattr(self, "_sampler", None)
         if sampler is None or sampler.n_neg != self.n_negatives:   # built once per fit
             sampler = self._sampler = EpochSampler(self.train_, self.n_negatives)
         users, pos, neg = sampler.epoch(rng)
         tensors = {name: torch.from_numpy(a).to(self.device_)
                    for name, a in (("users", users), ("pos", pos), ("neg", neg[:, 0] if neg.shape[1] == 1 else neg))}
-        for start in range(0, len(users), self.batch_size):
-            yield {name: t[start:start + self.batch_size] for name, t in tensors.items()}
+        size = min(self.batch_size, -(-len(users) // self.min_batches))    # at least min_batches batches
+        for start in range(0, len(users), size):
+            yield {name: t[start:start + size] for name, t in tensors.items()}
 
     def _before_scoring(self) -> None:
         """Called (without gradients) after training phases, before any scoring."""

@@ -134,6 +134,8 @@ class VBPR(TorchRecommender):
     MovieLens with poster and title features); see ``benchmarks/`` and the README table.
     """
 
+    min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
+
     def __init__(self, modalities: Sequence[str] = ("image", "text"), factors: int = 64,
                  content_factors: int = 32, projection: str = "concat", normalize: str | None = "l2",
                  feature_dim: int | None = 128, reg: float = 5e-3, reg_content: float = 5e-5,
