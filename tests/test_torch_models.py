@@ -109,3 +109,13 @@ def test_learning_rate_decays_every_epoch(toy):
     train = toy[0]
     model = BPR(factors=8, lr=0.01, lr_decay=0.5, epochs=3, verbose=False).fit(train)
     assert model.training_.optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5 ** 2)
+
+
+def test_min_batches_keeps_enough_steps_per_epoch_on_small_data(toy):
+    train = toy[0]
+    model = BPR(factors=8, epochs=1, batch_size=10**6, verbose=False).fit(train)
+    batches = list(model._batches(train, np.random.default_rng(0)))
+    assert len(batches) == BPR.min_batches == 8
+    assert sum(len(b["users"]) for b in batches) == len(train)
+    model.min_batches = 1                       # the TorchRecommender default: batch_size decides
+    assert len(list(model._batches(train, np.random.default_rng(0)))) == 1
