@@ -39,7 +39,8 @@ def test_vbpr_beats_bpr_on_toyshop(shop):
     bpr = BPR(epochs=EPOCHS, verbose=False).fit(split.train)
     vbpr = VBPR(epochs=EPOCHS, verbose=False).fit(split.train, feats)
     r_bpr, r_vbpr = recall(bpr, split), recall(vbpr, split)
-    assert r_vbpr > 1.15 * r_bpr, (r_vbpr, r_bpr)
+    # 1.1 since BPR-MF's defaults learn faster per epoch (issue 18): at 15 epochs it is nearer its best
+    assert r_vbpr > 1.1 * r_bpr, (r_vbpr, r_bpr)
 
 
 def test_cold_items_vbpr_wide_margin_bpr_at_chance(shop):
