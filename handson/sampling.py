@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["positive_keys", "sample_negatives", "sample_bpr"]
+__all__ = ["positive_keys", "sample_negatives", "sample_bpr", "EpochSampler"]
 
 
 def positive_keys(train_csr: sp.csr_matrix) -> np.ndarray:
@@ -95,15 +95,47 @@ def sample_bpr(train_csr: sp.csr_matrix, n_samples: int, rng: np.random.Generato
     Returns int64 arrays ``users (n,)``, ``pos (n,)`` and ``neg`` of shape ``(n,)`` when
     ``n_neg == 1``, else ``(n, n_neg)``. Reference: Rendle et al., "BPR: Bayesian
     Personalized Ranking from Implicit Feedback", UAI 2009 (uniform sampling of triples).
+    To draw many epochs from one matrix, keep an :class:`EpochSampler` (same draws, the
+    sorted pair keys computed once).
     """
-    csr = sp.csr_matrix(train_csr)
-    if csr.nnz == 0:
-        raise ValueError("train_csr has no interactions to sample from.")
-    _check_sampleable(csr)
-    n_users, n_items = csr.shape
-    keys = positive_keys(csr)
-    pick = np.sort(rng.integers(0, csr.nnz, size=int(n_samples), dtype=np.int64))
-    pick = rng.permutation(pick)
-    users, pos = keys[pick] // n_items, keys[pick] % n_items
-    neg = _draw_negatives(keys, users, n_neg, n_items, rng)
+    users, pos, neg = EpochSampler(train_csr, n_neg).epoch(rng, n_samples)
     return users, pos, (neg[:, 0] if n_neg == 1 else neg)
+
+
+class EpochSampler:
+    """Whole training epochs of BPR triples, each drawn with a few array operations.
+
+    An epoch draws as many (user, positive) pairs as there are training pairs, uniformly
+    (Rendle et al.'s bootstrap sampling, UAI 2009), and gives each ``n_neg`` uniform
+    negatives. The sorted pair keys and the check that every user has a negative are
+    computed once, here, not every epoch, so an epoch costs one draw of indices and one
+    vectorised rejection draw (milliseconds for 100k pairs): no Python loop over users or
+    batches. Its draws are those of :func:`sample_bpr` with the same generator.
+
+        sampler = EpochSampler(train.to_csr(), n_neg=4)
+        users, pos, neg = sampler.epoch(rng)      # (nnz,), (nnz,), (nnz, 4)
+    """
+
+    def __init__(self, train_csr: sp.csr_matrix, n_neg: int = 1) -> None:
+        if n_neg < 1:
+            raise ValueError(f"n_neg must be at least 1, got {n_neg}.")
+        csr = sp.csr_matrix(train_csr)
+        if csr.nnz == 0:
+            raise ValueError("train_csr has no interactions to sample from.")
+        _check_sampleable(csr)
+        self.n_neg, self.n_items = int(n_neg), csr.shape[1]
+        self.keys = positive_keys(csr)
+
+    def __len__(self) -> int:
+        """Triples per epoch: the number of training pairs."""
+        return len(self.keys)
+
+    def epoch(self, rng: np.random.Generator, n_samples: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n_samples`` triples (default: one epoch, ``len(self)``): int64 ``users (n,)``,
+        ``pos (n,)`` and ``neg (n, n_neg)``, in a random order."""
+        n = len(self.keys) if n_samples is None else int(n_samples)
+        pick = rng.permutation(np.sort(rng.integers(0, len(self.keys), size=n, dtype=np.int64)))
+        keys = self.keys[pick]
+        users, pos = keys // self.n_items, keys % self.n_items
+        return users, pos, _draw_negatives(self.keys, users, self.n_neg, self.n_items, rng)

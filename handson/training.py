@@ -17,6 +17,7 @@ The losses live in :mod:`handson.models.losses`; ``handson.training.bpr_loss`` a
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoints
 from .checkpoints import CHECKPOINT_FORMAT
-from .evaluation import evaluate
+from .evaluation import ALL_METRICS, evaluate
 
 if TYPE_CHECKING:
     from .datasets import Interactions
@@ -38,9 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["sample_bpr", "sample_negatives", "positive_keys", "History", "TrainState", "Trainable",
            "fit_loop", "save_checkpoint", "write_checkpoint", "CHECKPOINT_FORMAT"]
 
-# -- samplers ------------------------------------------------------------------------------
-# The negative sampler lives in handson.sampling (torch-free, shared with the evaluation
-# protocols); re-exported here so that ``training.sample_bpr`` and friends keep working.
+# the samplers live in handson.sampling (torch-free, shared with the evaluation protocols)
 from .sampling import positive_keys, sample_bpr, sample_negatives  # noqa: E402
 
 # -- losses (moved) ------------------------------------------------------------------------
@@ -78,17 +77,14 @@ class History:
         """One column as a list (NaN for epochs without it), e.g. ``history["loss"]``."""
         return [r.get(key, float("nan")) for r in self.records]
 
-    @property
-    def loss(self) -> list[float]:
-        return self["loss"]
+    loss = property(lambda self: self["loss"], doc="The loss of every epoch, a list.")
 
     def to_frame(self) -> pd.DataFrame:
         """A DataFrame indexed by epoch: loss, seconds and metric columns (NaN when not validated)."""
         return pd.DataFrame(self.records).set_index("epoch") if self.records else pd.DataFrame()
 
     def __repr__(self) -> str:
-        best = f", best {self.metric}={self.best_score:.4f} at epoch {self.best_epoch}" \
-            if self.best_epoch is not None else ""
+        best = "" if self.best_epoch is None else f", best {self.metric}={self.best_score:.4f} at epoch {self.best_epoch}"
         return f"History({len(self)} epochs{best})"
 
 
@@ -96,8 +92,9 @@ class History:
 class Trainable(Protocol):
     """What :func:`fit_loop` reads from and calls on a model (``TorchRecommender`` is one).
 
-    Hyper-parameters: ``lr``, ``optimizer``, ``weight_decay``, ``epochs``, ``eval_every``,
-    ``patience``, ``metric``, ``seed``, ``verbose``, ``precision``. Fitted state:
+    Hyper-parameters: ``lr`` (and optionally ``lr_decay``, default 1), ``optimizer``,
+    ``weight_decay``, ``epochs``, ``eval_every``, ``patience``, ``metric``, ``seed``,
+    ``verbose``, ``precision``. Fitted state:
     ``module_`` (the ``torch.nn.Module``), ``device_``, ``n_users_``, ``n_items_``.
     Hooks: ``_batches`` (one epoch of batches), ``_batch_loss`` (scalar loss of a batch),
     ``_before_scoring`` (after training phases), ``_on_epoch_start``; ``get_params`` (for
@@ -203,6 +200,8 @@ def _train_epoch(model: Trainable, train: "Interactions", state: TrainState, epo
     module, device = model.module_, model.device_
     amp_dtype = _precision(model.precision, device)
     model._on_epoch_start(epoch)
+    for group in state.optimizer.param_groups:      # exponential decay: lr * lr_decay ** (epoch - 1)
+        group["lr"] = model.lr * getattr(model, "lr_decay", 1.0) ** (epoch - 1)
     module.train()
     t0 = time.perf_counter()
     total, n_batches = torch.zeros((), device=device), 0
@@ -226,15 +225,18 @@ def _train_epoch(model: Trainable, train: "Interactions", state: TrainState, epo
 
 
 def _validate(model: Trainable, valid: "Interactions", train: "Interactions") -> dict[str, float]:
-    """Validation metrics at the cut-off of ``model.metric`` (seen training items masked)."""
+    """Validation metrics at the cut-off of ``model.metric`` (seen training items masked):
+    the metric itself, Recall and nDCG (the learning curves), not the whole metric table."""
     model.module_.eval()
     with torch.no_grad():
         model._before_scoring()
-    k = int(model.metric.split("@")[1])
-    res = evaluate(model, valid, seen=[train], k=(k,), progress=False)
-    if model.metric not in res:
+    name, k, known = model.metric.split("@")[0].lower(), int(model.metric.split("@")[1]), \
+        {m.lower(): m for m in ALL_METRICS if m != "Coverage"}
+    if name not in known:
         raise ValueError(f"metric {model.metric!r} is not computed by handson.evaluation.evaluate; "
-                         f"choose one of {sorted(m for m in res if '@' in m)}.")
+                         f"choose one of {[f'{m}@{k}' for m in known.values()]}.")
+    res = evaluate(model, valid, seen=[train], k=(k,), progress=False,
+                   metrics=list(dict.fromkeys([known[name], "Recall", "nDCG"])))
     return {m: float(v) for m, v in res.items() if "@" in m}
 
 
@@ -278,8 +280,7 @@ def fit_loop(model: Trainable, train: "Interactions", valid: "Interactions | Non
         checkpoint = checkpoints.check_writable(checkpoint)
     state = _start(model, resume_from)
     stopped = valid is not None and state.bad_evals >= model.patience  # a resumed early stop
-    epochs = tqdm(range(state.epoch + 1, 1 if stopped else model.epochs + 1), desc=type(model).__name__,
-                  disable=not model.verbose, leave=False, unit="epoch")
+    epochs = _progress(model, range(state.epoch + 1, 1 if stopped else model.epochs + 1))
     for epoch in epochs:
         record = _train_epoch(model, train, state, epoch)
         if valid is not None and (epoch % model.eval_every == 0 or epoch == model.epochs):
@@ -289,7 +290,8 @@ def fit_loop(model: Trainable, train: "Interactions", valid: "Interactions | Non
                 on_validation(epoch, record)
         state.history.append(record)
         state.epoch = epoch
-        epochs.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("loss", model.metric)})
+        epochs.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("loss", model.metric)},
+                           refresh=False)
         if checkpoint is not None:
             write_checkpoint(model, state, checkpoint)
         if valid is not None and state.bad_evals >= model.patience:
@@ -297,7 +299,29 @@ def fit_loop(model: Trainable, train: "Interactions", valid: "Interactions | Non
             break
     epochs.close()
     _finish(model, state)
+    if model.verbose and epochs.disable:                 # nobody watched the bar: one line for the log
+        print(_summary(model, state.history), file=sys.stderr, flush=True)
     return state
+
+
+# -- progress ------------------------------------------------------------------------------
+def _progress(model: Trainable, epochs: range) -> tqdm:
+    """A progress bar over ``epochs``, live only when ``model.verbose`` and someone watches (a
+    terminal, or a Jupyter / Colab kernel); otherwise disabled, so it costs nothing, and
+    :func:`fit_loop` prints one summary line instead of a bar redrawn into a log."""
+    ipython = sys.modules.get("IPython")
+    kernel = getattr(ipython.get_ipython() if ipython else None, "kernel", None)
+    watched = kernel is not None or bool(sys.stderr is not None and sys.stderr.isatty())
+    return tqdm(epochs, desc=type(model).__name__, unit="epoch", leave=False, mininterval=0.5,
+                disable=not (model.verbose and watched))
+
+
+def _summary(model: Trainable, h: History) -> str:
+    """One line for logs: epochs, seconds, the best validation and whether training stopped early."""
+    seconds = sum(h["seconds"])
+    best = f", best {h.metric} {h.best_score:.4f} at epoch {h.best_epoch}" if h.best_epoch is not None else ""
+    return (f"{type(model).__name__}: {len(h)} epochs, {seconds:.1f} s of training "
+            f"({1000 * seconds / max(len(h), 1):.0f} ms/epoch){best}{', stopped early' * h.stopped_early}")
 
 
 # -- checkpoints ---------------------------------------------------------------------------

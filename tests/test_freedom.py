@@ -81,6 +81,7 @@ def test_freedom_handles_missing_content_rows(data):
     (dict(modalities=()), "at least one modality"),
     (dict(knn_k=0), "positive integer"),
     (dict(weights={"audio": 1.0}), "not in item_features"),
+    (dict(feature_dim=0), "feature_dim"),
 ])
 def test_freedom_bad_hyper_parameters(data, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -99,3 +100,13 @@ def test_freedom_bad_features(data):
         fit(data.train, {"image": bad, "text": data.features["text"]})
     with pytest.raises(ValueError, match="all zero"):
         fit(data.train, {"image": np.zeros((90, 3), np.float32), "text": data.features["text"]})
+
+
+def test_freedom_projects_the_top_singular_directions_of_each_modality(data):
+    """``feature_dim`` shrinks what the projections learn from (the cost of a batch), not the item graph."""
+    small = FREEDOM(feature_dim=3, epochs=1, batch_size=256, verbose=False).fit(data.train, data.features)
+    full = FREEDOM(feature_dim=None, epochs=1, batch_size=256, verbose=False).fit(data.train, data.features)
+    for name, x in data.features.items():
+        assert small.module_.proj[name].in_features == min(3, x.shape[1])
+        assert full.module_.proj[name].in_features == x.shape[1] > 3
+    assert np.isfinite(small.score(np.arange(5))).all()

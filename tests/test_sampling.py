@@ -74,3 +74,53 @@ def test_training_reexports_the_sampler():
 def test_sampling_does_not_import_torch():
     code = "import sys, handson.sampling; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# -- whole epochs at once ----------------------------------------------------------------------
+class CountingRng:
+    """A numpy Generator that counts the calls made to it (how vectorised is a sampler?)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng, self.calls = np.random.default_rng(seed), 0
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls += 1
+            return getattr(self.rng, name)(*args, **kwargs)
+        return call
+
+
+def test_epoch_sampler_draws_what_sample_bpr_draws(csr):
+    sampler = sampling.EpochSampler(csr, n_neg=3)
+    users, pos, neg = sampler.epoch(np.random.default_rng(5))
+    ref = sampling.sample_bpr(csr, csr.nnz, np.random.default_rng(5), n_neg=3)
+    assert len(sampler) == csr.nnz and users.shape == pos.shape == (csr.nnz,) and neg.shape == (csr.nnz, 3)
+    for a, b in zip((users, pos, neg), ref):
+        np.testing.assert_array_equal(a, b)
+    assert np.asarray(csr[users, pos]).ravel().all()
+    assert not np.asarray(csr[np.repeat(users, 3), neg.ravel()]).ravel().any()
+    # every user with interactions appears, in proportion to their interactions
+    assert set(np.unique(users)) == set(np.nonzero(np.diff(csr.indptr))[0])
+
+
+def test_epoch_sampler_is_vectorised_calls_do_not_grow_with_data():
+    """An epoch is a handful of generator calls however many users and pairs there are."""
+    calls = {}
+    for n_users in (10, 10_000):
+        rng = np.random.default_rng(0)
+        m = sp.csr_matrix((np.ones(5 * n_users), (np.repeat(np.arange(n_users), 5),
+                                                  rng.integers(0, 500, 5 * n_users))), shape=(n_users, 500))
+        counter = CountingRng(1)
+        users, pos, neg = sampling.EpochSampler(m, n_neg=2).epoch(counter)
+        assert neg.shape == (m.nnz, 2) and not np.asarray(m[np.repeat(users, 2), neg.ravel()]).ravel().any()
+        calls[n_users] = counter.calls
+    assert calls[10_000] <= calls[10] + 3 and calls[10_000] < 10, calls
+
+
+def test_epoch_sampler_refuses_bad_input():
+    with pytest.raises(ValueError, match="n_neg"):
+        sampling.EpochSampler(sp.csr_matrix(np.eye(3)), n_neg=0)
+    with pytest.raises(ValueError, match="no interactions"):
+        sampling.EpochSampler(sp.csr_matrix((3, 4)))
+    with pytest.raises(ValueError, match="every item"):
+        sampling.EpochSampler(sp.csr_matrix(np.ones((2, 4))))

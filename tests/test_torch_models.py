@@ -88,7 +88,34 @@ def test_lightgcn_layers_zero_is_matrix_factorization(toy):
     (LightGCN(init_std=-0.1, epochs=1, verbose=False), "init_std must be > 0"),
     (DAE(dropout=1.0, epochs=1, verbose=False), "dropout"),
     (TwoTowerMLP(hidden=(), epochs=1, verbose=False), "hidden"),
+    (BPR(lr_decay=0.0, epochs=1, verbose=False), "lr_decay"),
+    (BPR(lr_decay=1.5, epochs=1, verbose=False), "lr_decay"),
 ])
 def test_bad_model_hyper_parameters(toy, model, match):
     with pytest.raises(ValueError, match=match):
         model.fit(toy[0])
+
+
+def test_bpr_with_its_defaults_beats_most_popular_on_toyshop(toy):
+    """The defaults (large batches, decaying learning rate, early stopping) work beyond the
+    data set they were tuned on."""
+    train, valid, test, pop = toy
+    model = BPR(verbose=False).fit(train, valid=valid)
+    recall = evaluate(model, test, seen=[train, valid], k=20, progress=False)["Recall@20"]
+    assert recall > 1.2 * pop, f"BPR defaults: Recall@20 {recall:.4f} vs MostPop {pop:.4f}"
+
+
+def test_learning_rate_decays_every_epoch(toy):
+    train = toy[0]
+    model = BPR(factors=8, lr=0.01, lr_decay=0.5, epochs=3, verbose=False).fit(train)
+    assert model.training_.optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5 ** 2)
+
+
+def test_min_batches_keeps_enough_steps_per_epoch_on_small_data(toy):
+    train = toy[0]
+    model = BPR(factors=8, epochs=1, batch_size=10**6, verbose=False).fit(train)
+    batches = list(model._batches(train, np.random.default_rng(0)))
+    assert len(batches) == BPR.min_batches == 8
+    assert sum(len(b["users"]) for b in batches) == len(train)
+    model.min_batches = 1                       # the TorchRecommender default: batch_size decides
+    assert len(list(model._batches(train, np.random.default_rng(0)))) == 1

@@ -232,3 +232,24 @@ def test_on_validation_sees_every_validation_and_may_stop_training(data):
 
     with pytest.raises(Stop, match="2"):
         BPR(factors=8, epochs=6, eval_every=2, verbose=False).fit(train, valid=valid, on_validation=stop)
+
+
+# -- progress output -----------------------------------------------------------------------
+def test_progress_is_one_summary_line_when_output_is_not_a_terminal(data, capsys):
+    train, valid = data
+    BPR(factors=8, epochs=12, eval_every=2, verbose=True).fit(train, valid=valid)
+    out, err = capsys.readouterr()
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "BPR: 12 epochs" in lines[0] and "ms/epoch" in lines[0] and "best Recall@20" in lines[0]
+    BPR(factors=8, epochs=3, verbose=False).fit(train)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_validation_computes_the_metric_and_the_learning_curves_only(data):
+    train, valid = data
+    model = BPR(factors=8, epochs=2, eval_every=1, metric="MAP@10", verbose=False).fit(train, valid=valid)
+    validated = {k for r in model.history_.records for k in r if "@" in k}
+    assert validated == {"MAP@10", "Recall@10", "nDCG@10"}
+    with pytest.raises(ValueError, match="not computed"):
+        BPR(factors=8, epochs=1, metric="Foo@10", verbose=False).fit(train, valid=valid)

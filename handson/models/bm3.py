@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
-from .graph import normalized_adjacency, propagate, prune_edges
+from .graph import normalized_adjacency, propagate, prune_edges, reduce_features
 from .losses import bootstrap_loss, bpr_loss, info_nce
 from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
@@ -77,21 +77,31 @@ class BM3(TorchRecommender):
     ``ssl_batch``: (user, item) pairs and items per self-supervised term (the first ones of
     each shuffled batch; InfoNCE costs ``ssl_batch**2``).
     ``n_layers``: LightGCN layers; ``reg``: L2 on the batch's ID embeddings.
+    ``feature_dim``: the projections learn from the top ``feature_dim`` singular directions
+    of each modality (:func:`handson.models.graph.reduce_features`; None: all of them), much
+    cheaper on a CPU for 1000+ dimensional features. ``batch_size`` and ``lr``: every batch
+    propagates over the whole graph, so large batches (and a learning rate scaled up with
+    them) make an epoch cheap.
     """
+
+    min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), ssl: str = "infonce",
                  ssl_weight: float = 0.1, temperature: float = 0.2, view_dropout: float = 0.3,
                  edge_dropout: float = 0.0, ssl_batch: int = 512, n_layers: int = 2,
-                 reg: float = 1e-4, factors: int = 64,
-                 lr: float = 5e-3, epochs: int = 200, batch_size: int = 4096, **kwargs) -> None:
+                 reg: float = 1e-4, feature_dim: int | None = 128, factors: int = 64,
+                 lr: float = 1e-2, epochs: int = 200, batch_size: int = 8192, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
         self.modalities = check_modalities(modalities, "BM3")
         self.ssl, self.ssl_weight, self.temperature = ssl, ssl_weight, temperature
         self.view_dropout, self.edge_dropout, self.ssl_batch = view_dropout, edge_dropout, ssl_batch
-        self.n_layers, self.reg = n_layers, reg
+        self.n_layers, self.reg, self.feature_dim = n_layers, reg, feature_dim
 
     def _check_params(self) -> None:
         super()._check_params()
+        if self.feature_dim is not None and (not isinstance(self.feature_dim, (int, np.integer))
+                                             or self.feature_dim < 1):
+            raise ValueError(f"BM3: feature_dim must be None or a positive integer, got {self.feature_dim!r}.")
         if self.ssl not in ("infonce", "bootstrap"):
             raise ValueError(f"ssl must be 'infonce' or 'bootstrap', got {self.ssl!r}.")
         if self.ssl_weight < 0 or self.temperature <= 0:
@@ -108,7 +118,8 @@ class BM3(TorchRecommender):
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         prepared = prepare(item_features, self.modalities, "BM3", masks=self.item_masks_)
         self._full_adj = normalized_adjacency(self.train_, device=self.device_)
-        return BM3Module(train.n_users, train.n_items, self.factors, {m: x for m, (x, _) in prepared.items()},
+        return BM3Module(train.n_users, train.n_items, self.factors,
+                         {m: reduce_features(x, self.feature_dim) for m, (x, _) in prepared.items()},
                          {m: k for m, (_, k) in prepared.items()}, self._full_adj, int(self.n_layers))
 
     def _on_epoch_start(self, epoch: int) -> None:

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from .graph import normalized_adjacency, propagate, prune_edges, sparse_mm, to_torch_sparse
+from .graph import normalized_adjacency, propagate, prune_edges, reduce_features, sparse_mm, to_torch_sparse
 from .item_graph import modality_graph
 from .losses import bpr_loss
 from .modality import check_modalities, prepare
@@ -81,21 +81,32 @@ class FREEDOM(TorchRecommender):
     image 0.1, text 0.9 on Amazon). ``dropout``: share of user-item edges pruned per epoch.
     ``n_layers``: user-item propagation layers; ``n_item_layers``: item-graph layers.
     ``feature_weight``: weight of the modality BPR term; ``reg``: L2 on the batch's ID embeddings.
+    ``feature_dim``: the projections learn from the top ``feature_dim`` singular directions
+    of each modality (:func:`handson.models.graph.reduce_features`; None: all of them): on a
+    CPU, projecting 1000+ dimensional features for every batch is most of an epoch. The item
+    graph is always built from the full features. ``batch_size`` and ``lr``: every batch
+    propagates over the whole graph, so large batches (and a learning rate scaled up with
+    them) make an epoch cheap.
     """
+
+    min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), knn_k: int = 10,
                  weights: Mapping[str, float] | None = None, dropout: float = 0.5,
                  n_layers: int = 2, n_item_layers: int = 1, feature_weight: float = 1e-2,
-                 reg: float = 1e-4, factors: int = 64, lr: float = 5e-3, epochs: int = 200,
-                 batch_size: int = 4096, **kwargs) -> None:
+                 reg: float = 1e-4, feature_dim: int | None = 128, factors: int = 64, lr: float = 1e-2,
+                 epochs: int = 200, batch_size: int = 8192, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
         self.modalities = check_modalities(modalities, "FREEDOM")
         self.knn_k, self.weights, self.dropout = knn_k, None if weights is None else dict(weights), dropout
         self.n_layers, self.n_item_layers = n_layers, n_item_layers
-        self.feature_weight, self.reg = feature_weight, reg
+        self.feature_weight, self.reg, self.feature_dim = feature_weight, reg, feature_dim
 
     def _check_params(self) -> None:
         super()._check_params()
+        if self.feature_dim is not None and (not isinstance(self.feature_dim, (int, np.integer))
+                                             or self.feature_dim < 1):
+            raise ValueError(f"FREEDOM: feature_dim must be None or a positive integer, got {self.feature_dim!r}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout} is the share of edges pruned; it must lie in [0, 1).")
         for name in ("n_layers", "n_item_layers"):
@@ -118,7 +129,8 @@ class FREEDOM(TorchRecommender):
         item_adj_t = to_torch_sparse(self.item_graph_.T, self.device_)
         self._full_adj = normalized_adjacency(self.train_, device=self.device_)
         module = FREEDOMModule(train.n_users, train.n_items, self.factors,
-                               {m: x for m, (x, _) in prepared.items()}, item_adj, item_adj_t,
+                               {m: reduce_features(x, self.feature_dim) for m, (x, _) in prepared.items()},
+                               item_adj, item_adj_t,
                                self._full_adj, int(self.n_layers), int(self.n_item_layers))
         with torch.no_grad():                   # no random ID vector for items never trained
             module.item.weight[torch.from_numpy(train.item_counts() == 0)] = 0.0

@@ -9,6 +9,9 @@ Recommendation", SIGIR 2020, eq. 7). Everything stays sparse: no dense
 
     adj = normalized_adjacency(train.to_csr())          # torch sparse CSR (N, N), N = n_users + n_items
     layers = propagate(adj, embeddings, n_layers=3)     # list of n_layers + 1 tensors (N, d)
+
+Also :func:`reduce_features`, the truncated SVD that the multimodal models (VBPR, FREEDOM,
+BM3) apply to item features before their learned projections.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import scipy.sparse as sp
 import torch
 
 __all__ = ["bipartite_adjacency", "normalized_adjacency", "to_torch_sparse", "sparse_mm", "propagate",
-           "prune_edges"]
+           "prune_edges", "reduce_features"]
 
 
 def bipartite_adjacency(train_csr: sp.spmatrix) -> sp.csr_matrix:
@@ -107,3 +110,15 @@ def prune_edges(train_csr: sp.csr_matrix, dropout: float, rng: np.random.Generat
     keys = np.log(rng.random(r.nnz)) / w                # Efraimidis-Spirakis weighted sampling
     kept = np.argpartition(-keys, keep - 1)[:keep]
     return sp.csr_matrix((np.ones(keep, np.float32), (users[kept], items[kept])), shape=r.shape)
+
+
+def reduce_features(x: np.ndarray, dim: int | None) -> np.ndarray:
+    """The top ``dim`` singular directions of ``x`` ``(n_items, d)`` -> ``(n_items, dim)`` float32
+    (a truncated SVD, computed once, no centring so zero rows stay zero); ``x`` itself when
+    ``dim`` is None or not smaller than ``d``. A projection learned on the result costs
+    ``dim / d`` of one learned on ``x`` and sees the directions that carry most of the content."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if dim is None or dim >= x.shape[1]:
+        return x
+    t = torch.from_numpy(x)
+    return np.ascontiguousarray((t @ torch.svd_lowrank(t, q=dim, niter=2)[2]).numpy())

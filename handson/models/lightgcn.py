@@ -57,15 +57,19 @@ class LightGCN(TorchRecommender):
     embeddings of each batch, as in the paper. ``init_std``: standard deviation of the normal
     initial ego embeddings. ``n_negatives``: negatives per positive, the BPR loss averaged
     over them: more ranking signal per step, for a modest cost because the propagation over
-    the whole graph dominates a batch.
+    the whole graph dominates a batch. ``batch_size`` and ``lr``: for the same reason an
+    epoch costs about one propagation per batch, so large batches (with a learning rate
+    scaled up with them) make training fast.
 
     Defaults were chosen on validation data (per-user 70/10/20 splits of toyshop and
     MovieLens); see ``benchmarks/`` and the README table. Small, dense data sets may prefer a
     stronger ``reg``.
     """
 
+    min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
+
     def __init__(self, factors: int = 64, n_layers: int = 2, reg: float = 1e-3, init_std: float = 0.1,
-                 lr: float = 5e-3, epochs: int = 200, batch_size: int = 4096, n_negatives: int = 4,
+                 lr: float = 1e-2, epochs: int = 200, batch_size: int = 8192, n_negatives: int = 4,
                  **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size,
                          n_negatives=n_negatives, **kwargs)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .. import checkpoints, training
+from ..sampling import EpochSampler
 from ..datasets import Interactions
 from ..utils import check_device, get_device, torch_threads
 from .base import Recommender
@@ -35,6 +36,8 @@ class TorchRecommender(Recommender):
     """A recommender whose parameters live in a ``torch.nn.Module`` (``module_``).
 
     Hyper-parameters shared by all neural models: ``factors`` (embedding size), ``lr``,
+    ``lr_decay`` (the learning rate of epoch ``e`` is ``lr * lr_decay ** (e - 1)``: large
+    steps first for speed, small ones later for a precise optimum; 1 keeps it constant),
     ``weight_decay`` (optimizer L2 / decoupled decay with ``optimizer="adamw"``), ``epochs``,
     ``batch_size``, ``n_negatives`` (per positive), ``eval_every`` (epochs between
     validations), ``patience`` (validations without improvement before stopping; 5, i.e.
@@ -55,13 +58,17 @@ class TorchRecommender(Recommender):
 
     #: users scored per forward pass in ``score`` (lower it for memory-hungry scorers)
     score_batch_size: int = 1024
+    #: at least this many batches per epoch in ``_batches``: models with large default batches
+    #: raise it, so that a small data set still gets enough optimizer steps per epoch
+    min_batches: int = 1
 
     def __init__(self, factors: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
                  epochs: int = 50, batch_size: int = 2048, n_negatives: int = 1,
                  eval_every: int = 5, patience: int = 5, metric: str = "Recall@20",
                  device: str | None = None, seed: int = 42, verbose: bool = True,
-                 optimizer: str = "adam", precision: str = "auto", threads: int | None = 1) -> None:
-        self.factors, self.lr, self.weight_decay = factors, lr, weight_decay
+                 optimizer: str = "adam", precision: str = "auto", threads: int | None = 1,
+                 lr_decay: float = 1.0) -> None:
+        self.factors, self.lr, self.weight_decay, self.lr_decay = factors, lr, weight_decay, lr_decay
         self.epochs, self.batch_size, self.n_negatives = epochs, batch_size, n_negatives
         self.eval_every, self.patience, self.metric = eval_every, patience, metric
         self.device, self.seed, self.verbose = device, seed, verbose
@@ -98,6 +105,9 @@ class TorchRecommender(Recommender):
                 raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {value!r}.")
         if not self.lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {self.lr!r}.")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"{type(self).__name__}: lr_decay must lie in (0, 1] (1: a constant learning "
+                             f"rate), got {self.lr_decay!r}.")
         if not self.weight_decay >= 0:
             raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {self.weight_decay!r}.")
         if self.device is not None:
@@ -118,6 +128,7 @@ class TorchRecommender(Recommender):
         self.device_ = torch.device(get_device(self.device))
         self.item_features_ = item_features         # kept (not copied) so that save() can rebuild the module
         torch.manual_seed(self.seed)
+        self._sampler = None                        # training pairs may differ from the last fit
         with torch_threads(self.threads if self.device_.type == "cpu" else None):
             self.module_ = self._build(train, item_features).to(self.device_)
             self.training_ = training.fit_loop(self, train, valid, **self._fit_options)
@@ -154,13 +165,20 @@ class TorchRecommender(Recommender):
 
     # -- hooks -------------------------------------------------------------------------------
     def _batches(self, train: Interactions, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
-        """One epoch of BPR batches: one triple per training pair (:func:`training.sample_bpr`),
-        as dicts with "users" (B,), "pos" (B,), "neg" (B,) or (B, n_negatives) on the device."""
-        users, pos, neg = training.sample_bpr(self.train_, self.train_.nnz, rng, n_neg=self.n_negatives)
+        """One epoch of BPR batches: as many triples as training pairs, drawn for the whole
+        epoch at once (:class:`handson.sampling.EpochSampler`, the same draws as
+        :func:`training.sample_bpr`), moved to the device once and cut into ``batch_size``
+        slices (smaller ones when that gives fewer than ``min_batches``): dicts with "users"
+        (B,), "pos" (B,), "neg" (B,) or (B, n_negatives)."""
+        sampler = getattr(self, "_sampler", None)
+        if sampler is None or sampler.n_neg != self.n_negatives:   # built once per fit
+            sampler = self._sampler = EpochSampler(self.train_, self.n_negatives)
+        users, pos, neg = sampler.epoch(rng)
         tensors = {name: torch.from_numpy(a).to(self.device_)
-                   for name, a in (("users", users), ("pos", pos), ("neg", neg))}
-        for start in range(0, len(users), self.batch_size):
-            yield {name: t[start:start + self.batch_size] for name, t in tensors.items()}
+                   for name, a in (("users", users), ("pos", pos), ("neg", neg[:, 0] if neg.shape[1] == 1 else neg))}
+        size = min(self.batch_size, -(-len(users) // self.min_batches))    # at least min_batches batches
+        for start in range(0, len(users), size):
+            yield {name: t[start:start + size] for name, t in tensors.items()}
 
     def _before_scoring(self) -> None:
         """Called (without gradients) after training phases, before any scoring."""
