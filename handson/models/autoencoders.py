@@ -37,24 +37,9 @@ class AEModule(nn.Module):
         self.decoder = nn.Sequential(nn.Linear(factors, hidden), nn.Tanh(), nn.Linear(hidden, n_items))
 
     def forward(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rows (B, n_items), dense or sparse -> logits (B, n_items) and the KL term per user (B,)
-        (zeros for DAE).
-
-        A sparse row (a user has a few dozen of thousands of items) is normalised and
-        dropped out on its non-zeros only, and the first layer is a sparse-dense product:
-        the same numbers as the dense path for a fraction of the work."""
-        first, rest = self.encoder[0], self.encoder[1:]
-        if rows.is_sparse:
-            rows = rows.coalesce()
-            idx, val = rows.indices(), rows.values()
-            norm = torch.zeros(rows.shape[0], device=val.device).index_add_(0, idx[0], val * val).sqrt()
-            val = self.drop(val / norm.clamp(min=1e-12)[idx[0]])
-            x = torch.sparse_coo_tensor(idx, val, rows.shape, is_coalesced=True, check_invariants=False)
-            h = torch.sparse.mm(x, first.weight.T) + first.bias
-        else:
-            h = first(self.drop(F.normalize(rows, dim=1)))
-        z = rest(h)
-        kl = torch.zeros(len(h), device=h.device)
+        """Rows (B, n_items) -> logits (B, n_items) and the KL term per user (B,) (zeros for DAE)."""
+        z = self.encoder(self.drop(F.normalize(rows, dim=1)))
+        kl = torch.zeros(len(rows), device=rows.device)
         if not self.variational:
             return self.decoder(torch.tanh(z)), kl
         mu, logvar = z[:, :self.factors], z[:, self.factors:]
@@ -92,11 +77,8 @@ class DAE(TorchRecommender):
         return AEModule(train.n_items, self.hidden, self.factors, self.dropout, self.variational)
 
     def _rows(self, users: np.ndarray) -> torch.Tensor:
-        """Sparse training rows of ``users``: a (B, n_items) float32 COO tensor on the device."""
-        coo = self.train_[users].tocoo()
-        idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-        return torch.sparse_coo_tensor(idx, torch.from_numpy(coo.data.astype(np.float32)),
-                                       (len(users), self.n_items_), check_invariants=False).coalesce().to(self.device_)
+        """Dense training rows of ``users``: (B, n_items) float32 on the device."""
+        return torch.from_numpy(self.train_[users].toarray()).to(self.device_)
 
     def _batches(self, train: Interactions, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
         active = np.nonzero(np.diff(self.train_.indptr))[0]
@@ -108,7 +90,7 @@ class DAE(TorchRecommender):
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         rows = batch["rows"]
         logits, kl = self.module_(rows)
-        return (multinomial_nll(logits, rows.to_dense()) + self._beta * kl).mean()
+        return (multinomial_nll(logits, rows) + self._beta * kl).mean()
 
     def _score_batch(self, users: torch.Tensor) -> torch.Tensor:
         return self.module_(self._rows(users.cpu().numpy()))[0]
