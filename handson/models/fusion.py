@@ -136,13 +136,13 @@ class MMFusion(TorchRecommender):
 
     ``modalities``: names in ``item_features`` to use (any ``(n_items, d)`` arrays: image, text,
     numeric columns such as a standardized price). ``fusion``: "concat" | "gate" | "attention".
-    ``loss``: "softmax" | "bpr" | "bce"; None (default) is "softmax" for "concat" and "gate"
-    and "bpr" for "attention". "softmax" is the multinomial likelihood of a user's training
-    items under a softmax over the whole catalog (as in Mult-VAE, Liang et al., WWW 2018):
-    a batch is ``user_batch`` users, and every item is a negative in every step, so it
-    learns in a few epochs what pairwise losses learn in hundreds; "attention" fuses per
-    (user, item) pair, which makes a catalog-wide softmax too costly for it. "bpr" and
-    "bce": sampled negatives, ``batch_size`` pairs per batch. ``dot``: add the dot product
+    ``loss``: "bpr" (default) | "bce" | "softmax". "bpr" and "bce": sampled negatives,
+    ``batch_size`` pairs per batch. "softmax": the multinomial likelihood of a user's
+    training items under a softmax over the whole catalog (as in Mult-VAE, Liang et al.,
+    WWW 2018), ``user_batch`` users per batch: every item is a negative in every step, so
+    it needs few epochs, but every user x item pair of an epoch passes the MLP, which costs
+    about n_items / (training items per user) times a BPR epoch; not with "attention",
+    which fuses per (user, item) pair. ``dot``: add the dot product
     ``u . v`` of the user vector and the fused item vector to the MLP's score (the GMF path
     of NeuMF, He et al., WWW 2017): a matrix factorisation is then the starting point and
     the MLP learns what it misses. ``hidden``: MLP layer widths; ``dropout`` inside the MLP.
@@ -154,7 +154,7 @@ class MMFusion(TorchRecommender):
     max_pairs: int = 100_000
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), fusion: str = "concat",
-                 loss: str | None = None, hidden: Sequence[int] = (64,), dropout: float = 0.1,
+                 loss: str = "bpr", hidden: Sequence[int] = (64,), dropout: float = 0.1,
                  dot: bool = False, user_batch: int = 128,
                  align_weight: float = 0.0, temperature: float = 0.2,
                  align: Sequence[str] = ("image", "text"),
@@ -169,9 +169,9 @@ class MMFusion(TorchRecommender):
         super()._check_params()
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}.")
-        if self.loss not in (None, "softmax", "bpr", "bce"):
-            raise ValueError(f"loss must be None, 'softmax', 'bpr' or 'bce', got {self.loss!r}.")
-        if self._loss() == "softmax" and self.fusion == "attention":
+        if self.loss not in ("bpr", "bce", "softmax"):
+            raise ValueError(f"loss must be 'bpr', 'bce' or 'softmax', got {self.loss!r}.")
+        if self.loss == "softmax" and self.fusion == "attention":
             raise ValueError("loss='softmax' scores every item for every user of a batch, too costly with "
                              "fusion='attention' (one fusion per user-item pair); use loss='bpr' or 'bce'.")
         if not isinstance(self.user_batch, (int, np.integer)) or self.user_batch < 1:
@@ -191,13 +191,9 @@ class MMFusion(TorchRecommender):
         return FusionModule(train.n_users, train.n_items, feats, masks, self.factors, self.fusion,
                             self.hidden, self.dropout, self.dot)
 
-    def _loss(self) -> str:
-        """The loss trained: ``loss``, or the default of the fusion when it is None."""
-        return self.loss or ("bpr" if self.fusion == "attention" else "softmax")
-
     def _batches(self, train: Interactions, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
         """"softmax": batches of ``user_batch`` users with training items; otherwise sampled pairs."""
-        if self._loss() != "softmax":
+        if self.loss != "softmax":
             yield from super()._batches(train, rng)
             return
         order = rng.permutation(np.flatnonzero(np.diff(self.train_.indptr)))
@@ -220,7 +216,7 @@ class MMFusion(TorchRecommender):
         return m.score(u, m.fuse(toks, mask, u, paired=True)).reshape(items.shape)
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self._loss() == "softmax":
+        if self.loss == "softmax":
             loss = self._softmax_loss(batch["users"])
             pos = torch.from_numpy(self.train_[batch["users"].cpu().numpy()].indices.astype(np.int64))
             pos = pos.to(self.device_)
@@ -228,7 +224,7 @@ class MMFusion(TorchRecommender):
             users, pos, neg = batch["users"], batch["pos"], batch["neg"]
             both = self._pair_scores(users, torch.cat([pos[:, None], neg.reshape(len(pos), -1)], dim=1))
             s_pos, s_neg = both[:, 0], both[:, 1:].reshape(neg.shape)
-            loss = bpr_loss(s_pos, s_neg) if self._loss() == "bpr" else bce_loss(s_pos, s_neg)
+            loss = bpr_loss(s_pos, s_neg) if self.loss == "bpr" else bce_loss(s_pos, s_neg)
         if self.align_weight > 0:
             loss = loss + self.align_weight * self._align_loss(pos)
         return loss
