@@ -149,7 +149,7 @@ class TwoTowerDot(TorchRecommender):
         if self.loss != "softmax":
             yield from super()._batches(train, rng)
             return
-        order = torch.from_numpy(rng.permutation(len(self._pairs[0])))
+        order = torch.from_numpy(rng.permutation(len(self._pairs[0]))).to(self.device_)
         users, items = self._pairs[0][order], self._pairs[1][order]
         for start in range(0, len(order), self.batch_size):
             yield {"users": users[start:start + self.batch_size], "pos": items[start:start + self.batch_size]}
