@@ -38,6 +38,7 @@ def _models(seed: int) -> dict:
         # mini-CLIP or CLIP); with two unrelated encoders, the text alone
         "CLIPContent (text)": M.CLIPContent(modalities=("text",)),
         "CLIPContentMLP (text)": M.CLIPContentMLP(modalities=("text",), **learned),
+        "ContentProfile (image + text)": M.ContentProfile(),
         # EASE's lists re-ranked for visual diversity (notebook 11)
         "MMR (EASE, image)": M.MMR(M.EASE(), "image"),
     }

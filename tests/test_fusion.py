@@ -90,7 +90,7 @@ def test_same_seed_same_scores(data):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(fusion="sum"), "fusion must be one of"),
-    (dict(loss="hinge"), "loss must be 'bpr' or 'bce'"),
+    (dict(loss="hinge"), "loss must be 'bpr', 'bce' or 'softmax'"),
     (dict(align_weight=0.5, modalities=("image",)), "alignment loss pairs two"),
     (dict(temperature=0.0), "temperature"),
     (dict(modalities=("image", "image")), "distinct names"),
@@ -125,3 +125,23 @@ def test_all_items_scoring_equals_the_pairwise_mlp(data, fusion, hidden):
         toks, mask = m.tokens(items)
         pairwise = m.score(users, m.fuse(toks, mask, users, paired=True)).reshape(n_users, n_items)
     np.testing.assert_allclose(model.score(np.arange(n_users)), pairwise.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("loss, dot", [("softmax", True), ("bpr", True), ("softmax", False)])
+def test_softmax_loss_and_dot_path_learn(data, pop_recall, loss, dot):
+    model = MMFusion(fusion="concat", loss=loss, dot=dot, user_batch=32, **FAST).fit(data.train, data.features)
+    assert recall(model, data) > 1.5 * pop_recall
+    u, m = torch.arange(4), model.module_
+    with torch.no_grad():
+        vec = m.fuse(*m.tokens(torch.arange(data.train.n_items)))
+        mlp_only = m.mlp(torch.cat([m.user(u)[:, None].expand(-1, len(vec), -1), vec.expand(4, -1, -1),
+                                    m.user(u)[:, None] * vec], -1)).squeeze(-1)
+        expected = mlp_only + (m.user(u) @ vec.T if dot else 0.0)
+    np.testing.assert_allclose(model.score(np.arange(4)), expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_attention_rejects_softmax(data):
+    with pytest.raises(ValueError, match="too costly with fusion='attention'"):
+        MMFusion(fusion="attention", loss="softmax", **FAST).fit(data.train, data.features)
+    with pytest.raises(ValueError, match="user_batch must be a positive integer"):
+        MMFusion(user_batch=0, **FAST).fit(data.train, data.features)

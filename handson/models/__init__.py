@@ -24,6 +24,7 @@ _LAZY = {
     "MultVAE": "autoencoders",
     "CLIPContent": "clip_content",
     "CLIPContentMLP": "clip_content",
+    "ContentProfile": "content_profile",
     "VBPR": "vbpr",
     "FREEDOM": "freedom",
     "BM3": "bm3",

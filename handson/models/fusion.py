@@ -20,14 +20,14 @@ modality: an untrained ID vector would only add noise), so their content alone s
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..datasets import Interactions
-from .losses import bce_loss, bpr_loss, info_nce
+from .losses import bce_loss, bpr_loss, info_nce, multinomial_nll
 from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
 
@@ -42,9 +42,9 @@ class FusionModule(nn.Module):
     ``masks`` ``(n_items, T)``: which tokens exist (the ID token only for items seen in training)."""
 
     def __init__(self, n_users: int, n_items: int, feats: dict[str, np.ndarray], masks: np.ndarray,
-                 factors: int, fusion: str, hidden: Sequence[int], dropout: float) -> None:
+                 factors: int, fusion: str, hidden: Sequence[int], dropout: float, dot: bool = False) -> None:
         super().__init__()
-        self.fusion, self.names = fusion, list(feats)
+        self.fusion, self.names, self.dot = fusion, list(feats), dot
         self.user = nn.Embedding(n_users, factors)
         self.item = nn.Embedding(n_items, factors)
         nn.init.normal_(self.user.weight, std=0.1)
@@ -107,9 +107,10 @@ class FusionModule(nn.Module):
         return (w.unsqueeze(-1) * toks).sum(-2)
 
     def score(self, users: torch.Tensor, items_vec: torch.Tensor) -> torch.Tensor:
-        """MLP scores of pairs: users (B,), item vectors (B, d) -> (B,)."""
+        """MLP scores of pairs (plus ``u . v`` with ``dot``): users (B,), item vectors (B, d) -> (B,)."""
         u = self.user(users)
-        return self.mlp(torch.cat([u, items_vec, u * items_vec], dim=-1)).squeeze(-1)
+        s = self.mlp(torch.cat([u, items_vec, u * items_vec], dim=-1)).squeeze(-1)
+        return s + (u * items_vec).sum(-1) if self.dot else s
 
     def score_all(self, users: torch.Tensor, items_vec: torch.Tensor) -> torch.Tensor:
         """The same MLP for every user x item: items_vec (n, d) shared or (B, n, d) -> (B, n).
@@ -124,7 +125,10 @@ class FusionModule(nn.Module):
             h = h + ((u.unsqueeze(1) * w_p.unsqueeze(0)) @ items_vec.T).transpose(1, 2)
         else:
             h = h + (u.unsqueeze(1) * items_vec) @ w_p.T
-        return self.mlp[1:](h).squeeze(-1)
+        s = self.mlp[1:](h).squeeze(-1)
+        if self.dot:
+            s = s + (u @ items_vec.T if items_vec.dim() == 2 else torch.einsum("bd,bnd->bn", u, items_vec))
+        return s
 
 
 class MMFusion(TorchRecommender):
@@ -132,7 +136,16 @@ class MMFusion(TorchRecommender):
 
     ``modalities``: names in ``item_features`` to use (any ``(n_items, d)`` arrays: image, text,
     numeric columns such as a standardized price). ``fusion``: "concat" | "gate" | "attention".
-    ``loss``: "bpr" | "bce". ``hidden``: MLP layer widths; ``dropout`` inside the MLP.
+    ``loss``: "bpr" (default) | "bce" | "softmax". "bpr" and "bce": sampled negatives,
+    ``batch_size`` pairs per batch. "softmax": the multinomial likelihood of a user's
+    training items under a softmax over the whole catalog (as in Mult-VAE, Liang et al.,
+    WWW 2018), ``user_batch`` users per batch: every item is a negative in every step, so
+    it needs few epochs, but every user x item pair of an epoch passes the MLP, which costs
+    about n_items / (training items per user) times a BPR epoch; not with "attention",
+    which fuses per (user, item) pair. ``dot``: add the dot product
+    ``u . v`` of the user vector and the fused item vector to the MLP's score (the GMF path
+    of NeuMF, He et al., WWW 2017): a matrix factorisation is then the starting point and
+    the MLP learns what it misses. ``hidden``: MLP layer widths; ``dropout`` inside the MLP.
     ``align_weight``: weight of the image-text InfoNCE alignment loss (0 = off), at
     ``temperature``. Modality features are standardized per column (:func:`handson.models.modality.prepare`).
     """
@@ -142,20 +155,27 @@ class MMFusion(TorchRecommender):
 
     def __init__(self, modalities: Sequence[str] = ("image", "text"), fusion: str = "concat",
                  loss: str = "bpr", hidden: Sequence[int] = (64,), dropout: float = 0.1,
+                 dot: bool = False, user_batch: int = 128,
                  align_weight: float = 0.0, temperature: float = 0.2,
                  align: Sequence[str] = ("image", "text"),
                  lr: float = 3e-3, epochs: int = 40, **kwargs) -> None:
         super().__init__(lr=lr, epochs=epochs, **kwargs)
         self.modalities = check_modalities(modalities, "MMFusion", allow_empty=True)
         self.fusion, self.loss, self.hidden, self.dropout = fusion, loss, tuple(hidden), dropout
+        self.dot, self.user_batch = dot, user_batch
         self.align_weight, self.temperature, self.align = align_weight, temperature, tuple(align)
 
     def _check_params(self) -> None:
         super()._check_params()
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}.")
-        if self.loss not in ("bpr", "bce"):
-            raise ValueError(f"loss must be 'bpr' or 'bce', got {self.loss!r}.")
+        if self.loss not in ("bpr", "bce", "softmax"):
+            raise ValueError(f"loss must be 'bpr', 'bce' or 'softmax', got {self.loss!r}.")
+        if self.loss == "softmax" and self.fusion == "attention":
+            raise ValueError("loss='softmax' scores every item for every user of a batch, too costly with "
+                             "fusion='attention' (one fusion per user-item pair); use loss='bpr' or 'bce'.")
+        if not isinstance(self.user_batch, (int, np.integer)) or self.user_batch < 1:
+            raise ValueError(f"MMFusion: user_batch must be a positive integer, got {self.user_batch!r}.")
         if self.align_weight < 0 or self.temperature <= 0:
             raise ValueError(f"align_weight={self.align_weight} must be >= 0 and "
                              f"temperature={self.temperature} > 0.")
@@ -169,7 +189,24 @@ class MMFusion(TorchRecommender):
         warm = train.item_counts() > 0               # items never trained have no ID token
         masks = np.stack([warm] + [mk for _, mk in prepared.values()], axis=1)
         return FusionModule(train.n_users, train.n_items, feats, masks, self.factors, self.fusion,
-                            self.hidden, self.dropout)
+                            self.hidden, self.dropout, self.dot)
+
+    def _batches(self, train: Interactions, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
+        """"softmax": batches of ``user_batch`` users with training items; otherwise sampled pairs."""
+        if self.loss != "softmax":
+            yield from super()._batches(train, rng)
+            return
+        order = rng.permutation(np.flatnonzero(np.diff(self.train_.indptr)))
+        for start in range(0, len(order), self.user_batch):
+            yield {"users": torch.from_numpy(order[start:start + self.user_batch]).to(self.device_)}
+
+    def _softmax_loss(self, users: torch.Tensor) -> torch.Tensor:
+        """Multinomial negative log-likelihood of the users' training rows, mean over users."""
+        m = self.module_
+        toks, mask = m.tokens(torch.arange(self.n_items_, device=self.device_))
+        logits = m.score_all(users, m.fuse(toks, mask))                    # (B, n_items)
+        rows = torch.from_numpy(self.train_[users.cpu().numpy()].toarray()).to(self.device_)
+        return multinomial_nll(logits, rows).mean()
 
     def _pair_scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores of users (B,) with items (B,) or (B, n_neg) -> the shape of items."""
@@ -179,10 +216,15 @@ class MMFusion(TorchRecommender):
         return m.score(u, m.fuse(toks, mask, u, paired=True)).reshape(items.shape)
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        users, pos, neg = batch["users"], batch["pos"], batch["neg"]
-        both = self._pair_scores(users, torch.cat([pos[:, None], neg.reshape(len(pos), -1)], dim=1))
-        s_pos, s_neg = both[:, 0], both[:, 1:].reshape(neg.shape)
-        loss = bpr_loss(s_pos, s_neg) if self.loss == "bpr" else bce_loss(s_pos, s_neg)
+        if self.loss == "softmax":
+            loss = self._softmax_loss(batch["users"])
+            pos = torch.from_numpy(self.train_[batch["users"].cpu().numpy()].indices.astype(np.int64))
+            pos = pos.to(self.device_)
+        else:
+            users, pos, neg = batch["users"], batch["pos"], batch["neg"]
+            both = self._pair_scores(users, torch.cat([pos[:, None], neg.reshape(len(pos), -1)], dim=1))
+            s_pos, s_neg = both[:, 0], both[:, 1:].reshape(neg.shape)
+            loss = bpr_loss(s_pos, s_neg) if self.loss == "bpr" else bce_loss(s_pos, s_neg)
         if self.align_weight > 0:
             loss = loss + self.align_weight * self._align_loss(pos)
         return loss

@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -120,12 +120,14 @@ class TwoTowerDot(TorchRecommender):
     batch is a negative, with the log-popularity correction of Yi et al. (RecSys 2019);
     ``loss="bpr"``: one sampled negative per positive. ``reg`` is an L2 penalty on the tower
     outputs of the batch (on the embeddings alone it would be undone by the towers' weights).
+    With the softmax a batch is ``batch_size`` training pairs and nothing else (no negative
+    is sampled); its cost grows with ``batch_size`` squared, so the default batch is small.
     """
 
     def __init__(self, factors: int = 64, hidden: Sequence[int] = (128,), dropout: float = 0.0,
-                 loss: str = "softmax", reg: float = 1e-2, lr: float = 1e-3, epochs: int = 50,
-                 **kwargs) -> None:
-        super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
+                 loss: str = "softmax", reg: float = 1e-2, lr: float = 3e-3, epochs: int = 50,
+                 batch_size: int = 512, **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
         self.hidden, self.dropout, self.loss, self.reg = tuple(hidden), dropout, loss, reg
 
     def _check_params(self) -> None:
@@ -137,7 +139,20 @@ class TwoTowerDot(TorchRecommender):
         self._items = None
         counts = np.asarray(self.train_.sum(axis=0)).ravel() + 1.0
         self._log_q = torch.log(torch.as_tensor(counts / counts.sum(), dtype=torch.float32)).to(self.device_)
+        coo = self.train_.tocoo()
+        self._pairs = tuple(torch.from_numpy(a.astype(np.int64)).to(self.device_) for a in (coo.row, coo.col))
         return _Towers(train.n_users, train.n_items, self.factors, self.hidden, self.dropout)
+
+    def _batches(self, train: Interactions, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
+        """Softmax: every training pair once, in a random order (the in-batch positives are the
+        negatives, none is sampled); BPR: the sampled triples of the base class."""
+        if self.loss != "softmax":
+            yield from super()._batches(train, rng)
+            return
+        order = torch.from_numpy(rng.permutation(len(self._pairs[0]))).to(self.device_)
+        users, items = self._pairs[0][order], self._pairs[1][order]
+        for start in range(0, len(order), self.batch_size):
+            yield {"users": users[start:start + self.batch_size], "pos": items[start:start + self.batch_size]}
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         m = self.module_
