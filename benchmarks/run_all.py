@@ -86,6 +86,7 @@ SPECS = {
     "MMFusion (attention)": Spec("MMFusion", {"fusion": "attention"}, "multimodal", ablation=True),
     "CLIPContent (text)": Spec("CLIPContent", {"modalities": ("text",)}, "content"),
     "CLIPContentMLP (text)": Spec("CLIPContentMLP", {"modalities": ("text",)}, "content"),
+    "ContentProfile": Spec("ContentProfile", {}, "content"),
 }
 CORNAC_BPR_GRID = [dict(learning_rate=lr, lambda_reg=0.01, max_iter=it) for lr in (0.01, 0.05) for it in (100, 200)]
 CORNAC_VBPR_GRID = [dict(lambda_w=0.01, lambda_b=0.01, lambda_e=0.01)]
