@@ -104,13 +104,3 @@ def test_bm3_bad_features(data):
     feats["text"][:30] = 0.0                          # missing texts: left out of the SSL terms
     model = BM3(epochs=2, batch_size=256, verbose=False).fit(data.train, feats)
     assert np.isfinite(model.score(np.arange(160))).all()
-
-
-def test_bm3_projects_the_top_singular_directions_of_each_modality(data):
-    """``feature_dim`` shrinks what the projections learn from (the cost of a batch), not the item graph."""
-    small = BM3(feature_dim=3, epochs=1, batch_size=256, verbose=False).fit(data.train, data.features)
-    full = BM3(feature_dim=None, epochs=1, batch_size=256, verbose=False).fit(data.train, data.features)
-    for name, x in data.features.items():
-        assert small.module_.proj[name].in_features == min(3, x.shape[1])
-        assert full.module_.proj[name].in_features == x.shape[1] > 3
-    assert np.isfinite(small.score(np.arange(5))).all()

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from handson.models import FREEDOM, LightGCN, MostPop
+from handson.models import BM3, FREEDOM, LightGCN, MostPop
 from handson.models.graph import prune_edges
 from mm_synthetic import recall, synthetic
 
@@ -102,10 +102,12 @@ def test_freedom_bad_features(data):
         fit(data.train, {"image": np.zeros((90, 3), np.float32), "text": data.features["text"]})
 
 
-def test_freedom_projects_the_top_singular_directions_of_each_modality(data):
-    """``feature_dim`` shrinks what the projections learn from (the cost of a batch), not the item graph."""
-    small = FREEDOM(feature_dim=3, epochs=1, batch_size=256, verbose=False).fit(data.train, data.features)
-    full = FREEDOM(feature_dim=None, epochs=1, batch_size=256, verbose=False).fit(data.train, data.features)
+@pytest.mark.parametrize("cls", [FREEDOM, BM3])
+def test_projections_learn_from_the_top_singular_directions_of_each_modality(data, cls):
+    """``feature_dim`` shrinks what FREEDOM's and BM3's projections learn from (the cost of a
+    batch), not the item graph."""
+    small = cls(feature_dim=3, epochs=1, batch_size=256, verbose=False).fit(data.train, data.features)
+    full = cls(feature_dim=None, epochs=1, batch_size=256, verbose=False).fit(data.train, data.features)
     for name, x in data.features.items():
         assert small.module_.proj[name].in_features == min(3, x.shape[1])
         assert full.module_.proj[name].in_features == x.shape[1] > 3
