@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import stat
 import tarfile
 import warnings
 import zipfile
@@ -109,6 +110,13 @@ def test_archives_unpack_once(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="outside the folder"):
         features.load_precomputed(IDS, evil, cache=False)
     assert not (tmp_path / "cache" / "outside.npy").exists()
+    link = tmp_path / "link.zip"                      # a symlink member: the data downloads' check
+    with zipfile.ZipFile(link, "w") as z:
+        info = zipfile.ZipInfo("item.npy")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        z.writestr(info, "/etc/passwd")
+    with pytest.raises(ValueError, match="symbolic link"):
+        features.load_precomputed(IDS, link, cache=False)
 
 
 def test_bad_sources_are_named(tmp_path):

@@ -297,12 +297,18 @@ def unpack(archive: Path) -> Path:
 
 def _extract(archive: Path, dest: Path) -> None:
     """Extract every member of a zip or tar archive into ``dest``; members that would land
-    outside it (absolute paths, ``..``) are refused."""
+    outside it or are not plain files (absolute paths, drive letters, ``..``, links, devices:
+    the same check as the data downloads, :func:`handson.datasets.archives.unsafe_members`)
+    are refused, and for tars the ``data`` extraction filter does the same."""
     if archive.name.lower().endswith(".zip"):
+        from ..datasets.archives import unsafe_members
         with zipfile.ZipFile(archive) as z:
-            for name in z.namelist():
-                if name.startswith(("/", "\\")) or ".." in Path(name).parts:
-                    raise ValueError(f"{archive}: member {name!r} would be written outside the folder; refused.")
+            bad = unsafe_members(z)
+            if bad:
+                name, why = bad[0]
+                raise ValueError(f"{archive}: member {name!r} is refused ({why}: it could write outside "
+                                 f"the folder); {len(bad)} unsafe member(s) in all. Rebuild the archive "
+                                 "with relative paths and plain files only.")
             z.extractall(dest)
         return
     with tarfile.open(archive) as t:
