@@ -237,7 +237,7 @@ def test_on_validation_sees_every_validation_and_may_stop_training(data):
 # -- progress output -----------------------------------------------------------------------
 def test_progress_is_one_summary_line_when_output_is_not_a_terminal(data, capsys):
     train, valid = data
-    BPR(factors=8, epochs=12, eval_every=2, verbose=True).fit(train, valid=valid)
+    BPR(factors=8, epochs=12, eval_every=2, patience=12, verbose=True).fit(train, valid=valid)
     out, err = capsys.readouterr()
     lines = [line for line in (out + err).splitlines() if line.strip()]
     assert len(lines) == 1, lines

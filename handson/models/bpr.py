@@ -11,6 +11,7 @@ from torch import nn
 
 from ..datasets import Interactions
 from .losses import bpr_loss
+from .spectral import svd_factors
 from .torch_base import TorchRecommender
 
 __all__ = ["BPR", "MFModule"]
@@ -56,34 +57,34 @@ class BPR(TorchRecommender):
     seen users and items from growing large, overconfident vectors. ``item_bias``: learn
     ``b_i``; ``reg_bias`` penalises it the same way (None: the weight of ``reg``; 0:
     unpenalised); a penalised bias keeps popularity from absorbing the signal the vectors
-    should learn. ``init_std``: standard deviation of the normal initial vectors; a small
-    initial scale with a small step (``lr``) trains more stably, because the scores start
-    near zero and early steps are not driven by random initial similarities.
-    ``n_negatives``: negatives per positive, the loss averaged over them; more ranking signal
-    per step for a higher cost per epoch (one negative per positive is the paper's sampler and
-    the cheapest epoch). ``lr`` and ``lr_decay``: Adam starts with large steps, which reach a
-    good region in few epochs, and shrinks them every epoch (``lr * lr_decay ** (epoch - 1)``),
-    so the end of training refines instead of bouncing around; a constant large step stops
-    at a worse optimum, a constant small one needs hundreds of epochs. Validation every
-    ``eval_every`` epochs and ``patience`` validations without improvement end training.
+    should learn. ``init``: where training starts. "svd" (default): the truncated SVD of the
+    training matrix with its noise directions shrunk away (:func:`handson.models.spectral.svd_factors`,
+    PureSVD's ranking), plus normal noise of ``init_std``; BPR then refines a good ranking with
+    small steps, in a few epochs. "normal": small random vectors (``init_std``), the paper's
+    start, which needs larger steps (e.g. ``lr=5e-3, lr_decay=0.98``) and one to two hundred
+    epochs. ``n_negatives``: negatives per positive, the loss averaged over them; more ranking
+    signal per step for a higher cost per epoch (one negative per positive is the paper's
+    sampler and the cheapest epoch). ``lr`` and ``lr_decay``: the Adam step of epoch ``e`` is
+    ``lr * lr_decay ** (e - 1)``, so the end of training refines instead of bouncing around.
+    Validation every ``eval_every`` epochs and ``patience`` validations without improvement
+    end training; the best validated weights are kept.
 
-    Defaults were chosen on validation data (per-user 70/10/20 splits of toyshop and
-    MovieLens) for training in seconds at the accuracy of Cornac's validation-tuned BPR
-    (``benchmarks/bench_bpr_epoch.py`` times both). Long training with four negatives and a
-    small constant step (``n_negatives=4, lr=2e-3, lr_decay=1.0, epochs=400, patience=10``)
-    is slightly more accurate on MovieLens, for about ten times the time. Small, dense data
+    Defaults were chosen on validation data (per-user splits of toyshop, MovieLens and a
+    1,700-item MovieLens subsample) for training in seconds at or above the accuracy of
+    Cornac's validation-tuned BPR (``benchmarks/run_all.py`` times both). Small, dense data
     sets may prefer a stronger ``reg`` (``benchmarks/compare_cornac.py`` tunes it).
     """
 
     min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
 
     def __init__(self, factors: int = 64, reg: float = 5e-3, item_bias: bool = True,
-                 reg_bias: float | None = None, init_std: float = 1e-3, lr: float = 5e-3,
-                 lr_decay: float = 0.98, epochs: int = 200, n_negatives: int = 1, batch_size: int = 2048,
-                 **kwargs) -> None:
+                 reg_bias: float | None = None, init: str = "svd", init_std: float = 1e-3, lr: float = 1e-3,
+                 lr_decay: float = 0.95, epochs: int = 100, n_negatives: int = 1, batch_size: int = 4096,
+                 eval_every: int = 2, patience: int = 3, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, lr_decay=lr_decay, epochs=epochs, n_negatives=n_negatives,
-                         batch_size=batch_size, **kwargs)
-        self.reg, self.item_bias, self.reg_bias, self.init_std = reg, item_bias, reg_bias, init_std
+                         batch_size=batch_size, eval_every=eval_every, patience=patience, **kwargs)
+        self.reg, self.item_bias, self.reg_bias = reg, item_bias, reg_bias
+        self.init, self.init_std = init, init_std
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -91,9 +92,18 @@ class BPR(TorchRecommender):
             raise ValueError(f"BPR: reg must be >= 0, got {self.reg!r}.")
         if self.reg_bias is not None and not self.reg_bias >= 0:
             raise ValueError(f"BPR: reg_bias must be None (same as reg) or >= 0, got {self.reg_bias!r}.")
+        if self.init not in ("svd", "normal"):
+            raise ValueError(f"BPR: init must be 'svd' (start from the truncated SVD of the training "
+                             f"matrix) or 'normal' (small random vectors), got {self.init!r}.")
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
-        return MFModule(train.n_users, train.n_items, self.factors, self.item_bias, self.init_std)
+        module = MFModule(train.n_users, train.n_items, self.factors, self.item_bias, self.init_std)
+        if self.init == "svd":               # PureSVD's factors plus the small normal noise drawn above
+            users, items = svd_factors(self.train_, self.factors, self.seed)
+            with torch.no_grad():
+                module.user.weight.add_(torch.from_numpy(users))
+                module.item.weight.add_(torch.from_numpy(items))
+        return module
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         items = torch.cat([batch["pos"].unsqueeze(-1), batch["neg"].reshape(len(batch["pos"]), -1)], dim=1)
