@@ -76,6 +76,7 @@ SPECS = {
     "TwoTowerMLP": Spec("TwoTowerMLP", {}, "collaborative"),
     "TwoTowerDot": Spec("TwoTowerDot", {}, "collaborative"),
     "VBPR": Spec("VBPR", {}, "multimodal"),
+    "CEASE": Spec("CEASE", {}, "multimodal"),
     "FREEDOM": Spec("FREEDOM", {}, "multimodal"),
     "FREEDOM w/o item graph": Spec("FREEDOM", {"n_item_layers": 0, "feature_weight": 0.0}, "multimodal", True),
     "BM3": Spec("BM3", {}, "multimodal"),

@@ -14,6 +14,7 @@ _LAZY = {
     "MostPop": "popularity",
     "ItemKNN": "itemknn",
     "EASE": "ease",
+    "CEASE": "ease",
     "GFCF": "gfcf",
     "TorchRecommender": "torch_base",
     "BPR": "bpr",
