@@ -11,7 +11,7 @@ from torch import nn
 
 from ..datasets import Interactions
 from .losses import bpr_loss
-from .spectral import svd_factors
+from .spectral import add_svd_start, check_init
 from .torch_base import TorchRecommender
 
 __all__ = ["BPR", "MFModule"]
@@ -92,17 +92,12 @@ class BPR(TorchRecommender):
             raise ValueError(f"BPR: reg must be >= 0, got {self.reg!r}.")
         if self.reg_bias is not None and not self.reg_bias >= 0:
             raise ValueError(f"BPR: reg_bias must be None (same as reg) or >= 0, got {self.reg_bias!r}.")
-        if self.init not in ("svd", "normal"):
-            raise ValueError(f"BPR: init must be 'svd' (start from the truncated SVD of the training "
-                             f"matrix) or 'normal' (small random vectors), got {self.init!r}.")
+        check_init(self.init, "BPR")
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         module = MFModule(train.n_users, train.n_items, self.factors, self.item_bias, self.init_std)
         if self.init == "svd":               # PureSVD's factors plus the small normal noise drawn above
-            users, items = svd_factors(self.train_, self.factors, self.seed)
-            with torch.no_grad():
-                module.user.weight.add_(torch.from_numpy(users))
-                module.item.weight.add_(torch.from_numpy(items))
+            add_svd_start(module.user.weight, module.item.weight, self.train_, self.factors, self.seed)
         return module
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

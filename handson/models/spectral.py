@@ -23,7 +23,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-__all__ = ["svd_factors", "noise_edge"]
+__all__ = ["svd_factors", "noise_edge", "add_svd_start", "check_init", "INITS"]
+
+#: the starts a factorisation model offers: the denoised SVD, or small random vectors only
+INITS = ("svd", "normal")
 
 
 def noise_edge(X: sp.spmatrix) -> float:
@@ -57,3 +60,21 @@ def svd_factors(X: sp.spmatrix, k: int, seed: int = 0, shrink: bool = True) -> t
     U[:, :rank] = P[:, order] * root
     V[:, :rank] = Qt[order].T * root
     return U, V
+
+
+def add_svd_start(user: "torch.Tensor", item: "torch.Tensor", X: sp.spmatrix, k: int, seed: int = 0) -> None:
+    """Add :func:`svd_factors` of ``X`` to the first ``k`` columns of the embedding tables
+    ``user`` ``(n_users, >= k)`` and ``item`` ``(n_items, >= k)``, in place (no gradient):
+    on top of a model's small random initial vectors, which keep breaking ties."""
+    import torch
+    users, items = svd_factors(X, k, seed)
+    with torch.no_grad():
+        user[:, :k] += torch.from_numpy(users).to(user.device, user.dtype)
+        item[:, :k] += torch.from_numpy(items).to(item.device, item.dtype)
+
+
+def check_init(init: str, model: str) -> None:
+    """A clear error for an ``init`` that is not one of :data:`INITS`."""
+    if init not in INITS:
+        raise ValueError(f"{model}: init must be 'svd' (start from the truncated SVD of the training "
+                         f"matrix) or 'normal' (small random vectors), got {init!r}.")

@@ -23,6 +23,7 @@ from ..datasets import Interactions
 from .graph import reduce_features
 from .losses import bpr_loss
 from .modality import check_modalities, prepare
+from .spectral import add_svd_start, check_init
 from .torch_base import TorchRecommender
 
 __all__ = ["VBPR", "VBPRModule", "prepare_features"]
@@ -117,9 +118,15 @@ class VBPR(TorchRecommender):
     carry most of what the content says; None keeps the raw features, as the paper does.
     ``reg``: L2 penalty on the batch's user rows and item factors (not the item bias).
     ``reg_content``: L2 penalty on ``E`` and ``beta'``, the paper's lambda_E; it must stay
-    small, since ``E`` is shared by every item. ``init_std``: standard deviation of the
-    normal initial user rows (item ID rows start at 0); as for BPR-MF, a small initial scale
-    with a small step (``lr``) trains more stably. ``id_dropout``: share of the sampled items
+    small, since ``E`` is shared by every item. ``init``: "normal" (default) starts from small
+    random user rows and zero item rows, as the paper does; "svd" starts the ID part
+    (``gamma_u``, ``gamma_i``) where :class:`handson.models.BPR` starts, at the denoised
+    truncated SVD of the training matrix (:mod:`handson.models.spectral`). With "svd" and
+    small decaying steps (e.g. ``lr=3e-4, lr_decay=0.95, batch_size=4096, eval_every=2,
+    patience=3``) warm items are ranked well within a few epochs, but the content part, which
+    a new item relies on, then has too few steps to learn: keep "normal" for cold items.
+    ``init_std``: standard deviation of the normal initial user rows (item ID
+    rows start at 0). ``id_dropout``: share of the sampled items
     whose ID part (``gamma_i``, ``beta_i``) is left out of a training triple, so that the item
     is scored as a new item is, through its content alone. Without it the ID part explains
     the training data and the content part only learns what the IDs leave over, a supporting
@@ -139,9 +146,10 @@ class VBPR(TorchRecommender):
     def __init__(self, modalities: Sequence[str] = ("image", "text"), factors: int = 64,
                  content_factors: int = 32, projection: str = "concat", normalize: str | None = "l2",
                  feature_dim: int | None = 128, reg: float = 5e-3, reg_content: float = 5e-5,
-                 init_std: float = 1e-3, id_dropout: float = 0.0, lr: float = 2e-3, epochs: int = 200,
-                 **kwargs) -> None:
+                 init: str = "normal", init_std: float = 1e-3, id_dropout: float = 0.0, lr: float = 2e-3,
+                 epochs: int = 200, **kwargs) -> None:
         super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
+        self.init = init
         self.reg_content, self.id_dropout = reg_content, id_dropout
         self.modalities = check_modalities(modalities, "VBPR")
         self.content_factors, self.projection = content_factors, projection
@@ -163,6 +171,7 @@ class VBPR(TorchRecommender):
             raise ValueError(f"VBPR: reg must be >= 0, got {self.reg!r}.")
         if not self.reg_content >= 0:
             raise ValueError(f"VBPR: reg_content must be >= 0, got {self.reg_content!r}.")
+        check_init(self.init, "VBPR")
         if not 0.0 <= self.id_dropout < 1.0:
             raise ValueError(f"VBPR: id_dropout must lie in [0, 1), got {self.id_dropout!r}.")
 
@@ -171,8 +180,11 @@ class VBPR(TorchRecommender):
         blocks = prepare_features(item_features, self.modalities, self.normalize, self.feature_dim,
                                   joint=not per_modality, masks=self.item_masks_)
         self.known_items_ = train.item_counts() > 0
-        return VBPRModule(train.n_users, blocks, self.known_items_, self.factors, self.content_factors,
-                          self.init_std)
+        module = VBPRModule(train.n_users, blocks, self.known_items_, self.factors, self.content_factors,
+                            self.init_std)
+        if self.init == "svd":          # the ID part starts at BPR-MF's spectral start (models/spectral.py)
+            add_svd_start(module.user.weight, module.item.weight, self.train_, self.factors, self.seed)
+        return module
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """BPR on ``x_uij = x_ui - x_uj``, written as the paper does (He & McAuley, eq. 5):
