@@ -39,6 +39,7 @@ def _models(seed: int) -> dict:
         "CLIPContent (text)": M.CLIPContent(modalities=("text",)),
         "CLIPContentMLP (text)": M.CLIPContentMLP(modalities=("text",), **learned),
         "ContentProfile (image + text)": M.ContentProfile(),
+        "CEASE (image + text)": M.CEASE(),
         # EASE's lists re-ranked for visual diversity (notebook 11)
         "MMR (EASE, image)": M.MMR(M.EASE(), "image"),
     }

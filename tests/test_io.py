@@ -6,7 +6,7 @@ import torch
 from handson import datasets, models, split
 from handson.models import BPR, EASE, VBPR, ItemKNN
 
-TORCH_FREE = ["Random", "MostPop", "ItemKNN", "EASE", "GFCF", "CLIPContent", "ContentProfile"]
+TORCH_FREE = ["Random", "MostPop", "ItemKNN", "EASE", "CEASE", "GFCF", "CLIPContent", "ContentProfile"]
 WRAPPERS = ["MMR"]                 # hold another model: save that one instead
 NEURAL = sorted(set(models._LAZY) - set(TORCH_FREE) - set(WRAPPERS) - {"TorchRecommender"})
 
