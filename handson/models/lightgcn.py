@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from .graph import normalized_adjacency, propagate
+from .graph import layer_mean, normalized_adjacency, pair_scores, squared_norms
 from .losses import bpr_loss
 from .torch_base import TorchRecommender
 
@@ -33,7 +33,7 @@ class LightGCNModule(nn.Module):
         self.register_buffer("adj", adj, persistent=False)   # not in state_dict: rebuilt from data
 
     def forward(self) -> torch.Tensor:
-        return torch.stack(propagate(self.adj, self.embedding.weight, self.n_layers)).mean(dim=0)
+        return layer_mean(self.adj, self.embedding.weight, self.n_layers)
 
     def split(self, final: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Users ``(n_users, d)`` and items ``(n_items, d)`` of a stacked embedding table."""
@@ -89,11 +89,8 @@ class LightGCN(TorchRecommender):
         m = self.module_
         users, pos, neg = batch["users"], batch["pos"] + m.n_users, batch["neg"] + m.n_users
         final = m()
-        u = final[users]
-        pos_s = (u * final[pos]).sum(-1)
-        neg_s = (u.unsqueeze(1) * final[neg]).sum(-1) if neg.dim() == 2 else (u * final[neg]).sum(-1)
-        ego = m.embedding.weight
-        l2 = (ego[users].pow(2).sum() + ego[pos].pow(2).sum() + ego[neg].pow(2).sum()) / 2
+        pos_s, neg_s, _ = pair_scores(final, final, users, pos, neg)
+        l2 = squared_norms(m.embedding.weight, users, pos, neg) / 2      # on the ego embeddings
         return bpr_loss(pos_s, neg_s) + self.reg * l2 / len(users)
 
     def _before_scoring(self) -> None:
