@@ -82,7 +82,9 @@ class BM3(TorchRecommender):
     of each modality (:func:`handson.models.graph.reduce_features`; None: all of them), much
     cheaper on a CPU for 1000+ dimensional features. ``batch_size`` and ``lr``: every batch
     propagates over the whole graph, so large batches (and a learning rate scaled up with
-    them) make an epoch cheap.
+    them) make an epoch cheap. ``n_negatives``: negatives per positive in the BPR loss;
+    with several of them and the stronger ``reg``, the large learning rate converges within
+    the default ``epochs`` (early stopping keeps the best validated epoch).
     """
 
     min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
@@ -90,9 +92,11 @@ class BM3(TorchRecommender):
     def __init__(self, modalities: Sequence[str] = ("image", "text"), ssl: str = "infonce",
                  ssl_weight: float = 0.1, temperature: float = 0.2, view_dropout: float = 0.3,
                  edge_dropout: float = 0.0, ssl_batch: int = 512, n_layers: int = 2,
-                 reg: float = 1e-4, feature_dim: int | None = 128, factors: int = 64,
-                 lr: float = 1e-2, epochs: int = 200, batch_size: int = 8192, **kwargs) -> None:
-        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
+                 reg: float = 1e-3, feature_dim: int | None = 128, factors: int = 64,
+                 lr: float = 3e-2, epochs: int = 40, batch_size: int = 8192, n_negatives: int = 4,
+                 **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size,
+                         n_negatives=n_negatives, **kwargs)
         self.modalities = check_modalities(modalities, "BM3")
         self.ssl, self.ssl_weight, self.temperature = ssl, ssl_weight, temperature
         self.view_dropout, self.edge_dropout, self.ssl_batch = view_dropout, edge_dropout, ssl_batch

@@ -87,7 +87,9 @@ class FREEDOM(TorchRecommender):
     CPU, projecting 1000+ dimensional features for every batch is most of an epoch. The item
     graph is always built from the full features. ``batch_size`` and ``lr``: every batch
     propagates over the whole graph, so large batches (and a learning rate scaled up with
-    them) make an epoch cheap.
+    them) make an epoch cheap. ``n_negatives``: negatives per positive in both BPR terms;
+    with several of them and the stronger ``reg``, the large learning rate converges within
+    the default ``epochs`` (early stopping keeps the best validated epoch).
     """
 
     min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
@@ -95,9 +97,10 @@ class FREEDOM(TorchRecommender):
     def __init__(self, modalities: Sequence[str] = ("image", "text"), knn_k: int = 10,
                  weights: Mapping[str, float] | None = None, dropout: float = 0.5,
                  n_layers: int = 2, n_item_layers: int = 1, feature_weight: float = 1e-2,
-                 reg: float = 1e-4, feature_dim: int | None = 128, factors: int = 64, lr: float = 1e-2,
-                 epochs: int = 200, batch_size: int = 8192, **kwargs) -> None:
-        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
+                 reg: float = 1e-3, feature_dim: int | None = 128, factors: int = 64, lr: float = 3e-2,
+                 epochs: int = 30, batch_size: int = 8192, n_negatives: int = 4, **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size,
+                         n_negatives=n_negatives, **kwargs)
         self.modalities = check_modalities(modalities, "FREEDOM")
         self.knn_k, self.weights, self.dropout = knn_k, None if weights is None else dict(weights), dropout
         self.n_layers, self.n_item_layers = n_layers, n_item_layers
