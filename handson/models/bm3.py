@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
-from .graph import normalized_adjacency, propagate, prune_edges, reduce_features
+from .graph import layer_mean, normalized_adjacency, pair_scores, prune_edges, reduce_features, squared_norms
 from .losses import bootstrap_loss, bpr_loss, info_nce
 from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
@@ -59,7 +59,7 @@ class BM3Module(nn.Module):
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Propagated user ``(n_users, d)`` and item ``(n_items, d)`` embeddings over ``self.adj``."""
-        final = torch.stack(propagate(self.adj, self.embedding.weight, self.n_layers)).mean(0)
+        final = layer_mean(self.adj, self.embedding.weight, self.n_layers)
         return final[:self.n_users], final[self.n_users:]
 
     def projected(self, name: str, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,14 +74,17 @@ class BM3(TorchRecommender):
     (BM3's negative-free loss). ``ssl_weight``: weight of the self-supervised loss (0 = LightGCN).
     ``temperature``: InfoNCE temperature. ``view_dropout``: dropout making the views.
     ``edge_dropout``: share of user-item edges dropped per epoch (degree-sensitive, as FREEDOM).
-    ``ssl_batch``: (user, item) pairs and items per self-supervised term (the first ones of
-    each shuffled batch; InfoNCE costs ``ssl_batch**2``).
+    ``ssl_batch``: (user, item) pairs and items per self-supervised term: the first pairs of
+    each shuffled batch, and the positive and (first) negative items of its first
+    ``ssl_batch / 2`` pairs (InfoNCE costs ``ssl_batch**2``).
     ``n_layers``: LightGCN layers; ``reg``: L2 on the batch's ID embeddings.
     ``feature_dim``: the projections learn from the top ``feature_dim`` singular directions
     of each modality (:func:`handson.models.graph.reduce_features`; None: all of them), much
     cheaper on a CPU for 1000+ dimensional features. ``batch_size`` and ``lr``: every batch
     propagates over the whole graph, so large batches (and a learning rate scaled up with
-    them) make an epoch cheap.
+    them) make an epoch cheap. ``n_negatives``: negatives per positive in the BPR loss;
+    with several of them and the stronger ``reg``, the large learning rate converges within
+    the default ``epochs`` (early stopping keeps the best validated epoch).
     """
 
     min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
@@ -89,9 +92,11 @@ class BM3(TorchRecommender):
     def __init__(self, modalities: Sequence[str] = ("image", "text"), ssl: str = "infonce",
                  ssl_weight: float = 0.1, temperature: float = 0.2, view_dropout: float = 0.3,
                  edge_dropout: float = 0.0, ssl_batch: int = 512, n_layers: int = 2,
-                 reg: float = 1e-4, feature_dim: int | None = 128, factors: int = 64,
-                 lr: float = 1e-2, epochs: int = 200, batch_size: int = 8192, **kwargs) -> None:
-        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
+                 reg: float = 1e-3, feature_dim: int | None = 128, factors: int = 64,
+                 lr: float = 3e-2, epochs: int = 40, batch_size: int = 8192, n_negatives: int = 4,
+                 **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size,
+                         n_negatives=n_negatives, **kwargs)
         self.modalities = check_modalities(modalities, "BM3")
         self.ssl, self.ssl_weight, self.temperature = ssl, ssl_weight, temperature
         self.view_dropout, self.edge_dropout, self.ssl_batch = view_dropout, edge_dropout, ssl_batch
@@ -130,15 +135,13 @@ class BM3(TorchRecommender):
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         m, users, pos, neg = self.module_, batch["users"], batch["pos"], batch["neg"]
         user_emb, item_emb = m()
-        u = user_emb[users]
-        u_neg = u.unsqueeze(1) if neg.dim() == 2 else u
-        loss = bpr_loss((u * item_emb[pos]).sum(-1), (u_neg * item_emb[neg]).sum(-1))
-        ego = m.embedding.weight
-        l2 = ego[users].pow(2).sum() + ego[pos + m.n_users].pow(2).sum() + ego[neg + m.n_users].pow(2).sum()
+        loss = bpr_loss(*pair_scores(user_emb, item_emb, users, pos, neg)[:2])
+        l2 = squared_norms(m.embedding.weight, users, pos + m.n_users, neg + m.n_users)
         loss = loss + self.reg * l2 / (2 * len(users))
         if self.ssl_weight > 0:
             b = self.ssl_batch
-            items = torch.unique(torch.cat([pos[:b], neg[:b].reshape(-1)]))
+            first_neg = neg.reshape(len(neg), -1)[:b // 2, 0]               # at most b items
+            items = torch.unique(torch.cat([pos[:b // 2], first_neg]))
             loss = loss + self.ssl_weight * self.ssl_loss(user_emb, item_emb, users[:b], pos[:b], items)
         return loss
 

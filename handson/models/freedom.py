@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from .graph import normalized_adjacency, propagate, prune_edges, reduce_features, sparse_mm, to_torch_sparse
+from .graph import (layer_mean, normalized_adjacency, pair_scores, prune_edges, reduce_features, sparse_mm,
+                    squared_norms, to_torch_sparse)
 from .item_graph import modality_graph
 from .losses import bpr_loss
 from .modality import check_modalities, prepare
@@ -64,7 +65,7 @@ class FREEDOMModule(nn.Module):
         for _ in range(self.n_item_layers):
             h = sparse_mm(self.item_adj, h, self.item_adj_t)
         ego = torch.cat([self.user.weight, self.item.weight])
-        final = torch.stack(propagate(self.adj, ego, self.n_layers)).mean(0)
+        final = layer_mean(self.adj, ego, self.n_layers)
         return final[:self.n_users], final[self.n_users:] + h
 
     def projected(self, name: str, items: torch.Tensor) -> torch.Tensor:
@@ -86,7 +87,9 @@ class FREEDOM(TorchRecommender):
     CPU, projecting 1000+ dimensional features for every batch is most of an epoch. The item
     graph is always built from the full features. ``batch_size`` and ``lr``: every batch
     propagates over the whole graph, so large batches (and a learning rate scaled up with
-    them) make an epoch cheap.
+    them) make an epoch cheap. ``n_negatives``: negatives per positive in both BPR terms;
+    with several of them and the stronger ``reg``, the large learning rate converges within
+    the default ``epochs`` (early stopping keeps the best validated epoch).
     """
 
     min_batches = 8        # large batches, but at least 8 optimizer steps per epoch on small data
@@ -94,9 +97,10 @@ class FREEDOM(TorchRecommender):
     def __init__(self, modalities: Sequence[str] = ("image", "text"), knn_k: int = 10,
                  weights: Mapping[str, float] | None = None, dropout: float = 0.5,
                  n_layers: int = 2, n_item_layers: int = 1, feature_weight: float = 1e-2,
-                 reg: float = 1e-4, feature_dim: int | None = 128, factors: int = 64, lr: float = 1e-2,
-                 epochs: int = 200, batch_size: int = 8192, **kwargs) -> None:
-        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
+                 reg: float = 1e-3, feature_dim: int | None = 128, factors: int = 64, lr: float = 3e-2,
+                 epochs: int = 30, batch_size: int = 8192, n_negatives: int = 4, **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size,
+                         n_negatives=n_negatives, **kwargs)
         self.modalities = check_modalities(modalities, "FREEDOM")
         self.knn_k, self.weights, self.dropout = knn_k, None if weights is None else dict(weights), dropout
         self.n_layers, self.n_item_layers = n_layers, n_item_layers
@@ -144,16 +148,16 @@ class FREEDOM(TorchRecommender):
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         m, users, pos, neg = self.module_, batch["users"], batch["pos"], batch["neg"]
         user_emb, item_emb = m()
-        u = user_emb[users]
+        pos_s, neg_s, u = pair_scores(user_emb, item_emb, users, pos, neg)
+        loss = bpr_loss(pos_s, neg_s)
         u_neg = u.unsqueeze(1) if neg.dim() == 2 else u          # (B, 1, d) against (B, n_neg, d)
-        loss = bpr_loss((u * item_emb[pos]).sum(-1), (u_neg * item_emb[neg]).sum(-1))
         # project each distinct item of the batch once, not once per (user, item) pair
         items, inverse = torch.unique(torch.cat([pos, neg.reshape(-1)]), return_inverse=True)
         for name in self.modalities:
-            feat = m.projected(name, items)[inverse]
+            feat = m.projected(name, items).index_select(0, inverse)
             f_pos, f_neg = feat[:len(pos)], feat[len(pos):].reshape(*neg.shape, -1)
             loss = loss + self.feature_weight * bpr_loss((u * f_pos).sum(-1), (u_neg * f_neg).sum(-1))
-        l2 = m.user(users).pow(2).sum() + m.item(pos).pow(2).sum() + m.item(neg).pow(2).sum()
+        l2 = squared_norms(m.user.weight, users) + squared_norms(m.item.weight, pos, neg)
         return loss + self.reg * l2 / (2 * len(users))
 
     def _before_scoring(self) -> None:

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 import torch
 
 __all__ = ["bipartite_adjacency", "normalized_adjacency", "to_torch_sparse", "sparse_mm", "propagate",
-           "prune_edges", "reduce_features"]
+           "layer_mean", "pair_scores", "squared_norms", "prune_edges", "reduce_features"]
 
 
 def bipartite_adjacency(train_csr: sp.spmatrix) -> sp.csr_matrix:
@@ -94,6 +94,39 @@ def propagate(adj: torch.Tensor, x: torch.Tensor, n_layers: int) -> list[torch.T
     for _ in range(n_layers):
         layers.append(sparse_mm(adj, layers[-1]))
     return layers
+
+
+def layer_mean(adj: torch.Tensor, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """LightGCN's final embeddings, the mean of ``propagate(adj, x, n_layers)`` ``(N, d)``, summed
+    layer by layer (no stacked ``(n_layers + 1, N, d)`` copy, which costs as much as a layer)."""
+    total, layer = x.to(adj.dtype), x
+    for _ in range(n_layers):
+        layer = sparse_mm(adj, layer)
+        total = total + layer
+    return total / (n_layers + 1)
+
+
+def pair_scores(user_emb: torch.Tensor, item_emb: torch.Tensor, users: torch.Tensor, pos: torch.Tensor,
+                neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """BPR scores of a batch from whole embedding tables: ``(pos_scores (B,), neg_scores (B,) or
+    (B, n_neg), user rows (B, d))`` for ``users``, ``pos`` (B,) and ``neg`` (B,) or (B, n_neg).
+
+    Rows are gathered with ``index_select``, whose backward adds the gradients into the table
+    with ``index_add_``; on a CPU that is several times faster than the backward of
+    ``table[idx]``, and an epoch of a graph model gathers hundreds of thousands of rows."""
+    u = user_emb.index_select(0, users)
+    p = item_emb.index_select(0, pos)
+    n = item_emb.index_select(0, neg.reshape(-1)).view(*neg.shape, -1)
+    return (u * p).sum(-1), ((u.unsqueeze(1) if neg.dim() == 2 else u) * n).sum(-1), u
+
+
+def squared_norms(weight: torch.Tensor, *indices: torch.Tensor) -> torch.Tensor:
+    """``sum over idx in indices of ||weight[idx]||^2``, repeated rows counted every time
+    (the L2 penalty of a batch), as ``counts . row_norms`` without gathering a row: the same
+    value and gradient as the direct sum, for a fraction of its cost."""
+    idx = torch.cat([i.reshape(-1) for i in indices])
+    counts = torch.bincount(idx, minlength=weight.shape[0]).to(weight.dtype)
+    return (counts * weight.pow(2).sum(1)).sum()
 
 
 def prune_edges(train_csr: sp.csr_matrix, dropout: float, rng: np.random.Generator) -> sp.csr_matrix:

@@ -46,6 +46,22 @@ def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x / np.where(valid, norms, 1.0)[:, None], valid
 
 
+def _top_k(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of the ``k`` largest entries of every row of ``sim``.
+
+    ``torch.topk`` when torch is installed (the models need it anyway): about ten times
+    faster than NumPy's ``argpartition``, which is most of the time of building a graph over
+    a catalog of thousands of items. Ties between equal similarities may be broken
+    differently by the two."""
+    try:
+        import torch
+    except ImportError:                                     # the module itself stays torch-free
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        return top, np.take_along_axis(sim, top, axis=1)
+    vals, top = torch.topk(torch.from_numpy(sim), k, dim=1, sorted=False)
+    return top.numpy(), vals.numpy()
+
+
 def cosine_similarity(features: np.ndarray, max_items: int = MAX_DENSE_ITEMS) -> np.ndarray:
     """The dense ``(n_items, n_items)`` cosine matrix, for small catalogs and teaching only.
 
@@ -91,8 +107,7 @@ def knn_graph(features: np.ndarray, k: int = 10, block_size: int | None = None,
         sim[:, ~valid] = -np.inf                         # items without content are nobody's neighbour
         if not include_self:
             sim[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        top_vals = np.take_along_axis(sim, top, axis=1)
+        top, top_vals = _top_k(sim, k)
         keep = valid[start:stop, None] & np.isfinite(top_vals)
         rows.append(np.broadcast_to(np.arange(start, stop)[:, None], top.shape)[keep])
         cols.append(top[keep])
