@@ -115,3 +115,18 @@ def test_clip_content_mlp_rejects_bad_input(kwargs, features, match):
         feats = {"image": feats["image"][:, :5], "text": feats["text"]}
     with pytest.raises(ValueError, match=match):
         CLIPContentMLP(verbose=False, **kwargs).fit(train, feats)
+
+
+@pytest.mark.parametrize("feature_dim, width", [(4, 4), (None, 16), (64, 16)])
+def test_clip_content_mlp_reads_the_top_singular_directions(feature_dim, width):
+    train, test, feats = clustered()                                     # 16-dim joint embeddings
+    model = CLIPContentMLP(feature_dim=feature_dim, epochs=10, hidden=32, batch_size=256, verbose=False,
+                           seed=0).fit(train, feats)
+    m = model.module_
+    assert m.items.shape == (train.n_items, width) and m.first.in_features == 3 * width
+    full = content_embeddings(feats, ("image", "text"))
+    if feature_dim is None or feature_dim >= 16:
+        np.testing.assert_allclose(m.items.numpy(), full, rtol=1e-6)
+    assert pairwise_accuracy(model, test, train, n_neg=5) > 0.8          # 4 directions keep the clusters
+    with pytest.raises(ValueError, match="feature_dim must be None or a positive integer"):
+        CLIPContentMLP(feature_dim=0, verbose=False).fit(train, feats)

@@ -90,7 +90,7 @@ def test_same_seed_same_scores(data):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(fusion="sum"), "fusion must be one of"),
-    (dict(loss="hinge"), "loss must be 'bpr', 'bce' or 'softmax'"),
+    (dict(loss="hinge"), "loss must be None, 'bpr', 'bce' or 'softmax'"),
     (dict(align_weight=0.5, modalities=("image",)), "alignment loss pairs two"),
     (dict(temperature=0.0), "temperature"),
     (dict(modalities=("image", "image")), "distinct names"),
@@ -145,3 +145,40 @@ def test_attention_rejects_softmax(data):
         MMFusion(fusion="attention", loss="softmax", **FAST).fit(data.train, data.features)
     with pytest.raises(ValueError, match="user_batch must be a positive integer"):
         MMFusion(user_batch=0, **FAST).fit(data.train, data.features)
+
+
+def test_default_loss_is_the_catalog_softmax_except_for_attention(data):
+    assert MMFusion()._loss_kind() == "softmax" and MMFusion(fusion="gate")._loss_kind() == "softmax"
+    assert MMFusion(fusion="attention")._loss_kind() == "bpr"
+    assert MMFusion(loss="bce")._loss_kind() == "bce"
+    model = MMFusion(epochs=1, verbose=False).fit(data.train, data.features)
+    batch = next(iter(model._batches(data.train, np.random.default_rng(0))))
+    assert set(batch) == {"users"} and len(batch["users"]) == min(model.user_batch, data.train.n_users)
+
+
+@pytest.mark.parametrize("feature_dim, widths", [(8, (8, 8)), (20, (20, 16)), (None, (24, 16))])
+def test_feature_dim_reduces_each_modality_before_its_projection(data, feature_dim, widths):
+    model = MMFusion(feature_dim=feature_dim, epochs=1, verbose=False).fit(data.train, data.features)
+    m = model.module_
+    assert (m.x_image.shape[1], m.x_text.shape[1]) == widths               # image 24, text 16 columns
+    assert (m.proj["image"].in_features, m.proj["text"].in_features) == widths
+    cold = torch.as_tensor(data.cold)
+    assert torch.all(m.mask[cold, 1:])                    # cold items keep their content tokens
+
+
+def test_dropout_hits_the_scorer_user_vector_only_while_training(data):
+    model = MMFusion(dropout=0.5, epochs=1, verbose=False).fit(data.train, data.features)
+    m, users = model.module_, torch.arange(50)
+    with torch.no_grad():
+        m.eval()
+        assert torch.equal(m.scorer_user(users), m.user(users))
+        m.train()
+        dropped = m.scorer_user(users)
+    assert (dropped == 0).float().mean() > 0.3 and not torch.equal(dropped, m.user(users))
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(feature_dim=0), "feature_dim must be None or a positive"),
+                                           (dict(dropout=1.0), r"dropout must lie in \[0, 1\)")])
+def test_bad_feature_dim_and_dropout(data, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MMFusion(epochs=1, verbose=False, **kwargs).fit(data.train, data.features)

@@ -63,13 +63,15 @@ class TwoTowerMLP(TorchRecommender):
     """Variant 1: ``score(u, i) = MLP([p_u ; q_i])`` (NCF's MLP, He et al., WWW 2017).
 
     Trained with binary cross-entropy against ``n_negatives`` sampled negatives per positive;
-    ``reg`` is an L2 penalty on the embeddings of each batch.
+    ``reg`` is an L2 penalty on the embeddings of each batch. ``lr`` and ``epochs``: Adam's
+    larger step reaches in 15 epochs what a step of 1e-3 reaches in 40 on MovieLens; every
+    validation scores all user x item pairs through the MLP, as costly as a few epochs.
     """
 
     score_batch_size = 64
 
     def __init__(self, factors: int = 32, hidden: Sequence[int] = (64, 32), dropout: float = 0.0,
-                 reg: float = 1e-2, n_negatives: int = 4, lr: float = 1e-3, epochs: int = 50,
+                 reg: float = 1e-2, n_negatives: int = 4, lr: float = 3e-3, epochs: int = 15,
                  **kwargs) -> None:
         super().__init__(factors=factors, n_negatives=n_negatives, lr=lr, epochs=epochs, **kwargs)
         self.hidden, self.dropout, self.reg = tuple(hidden), dropout, reg
