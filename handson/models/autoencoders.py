@@ -75,7 +75,7 @@ class DAE(TorchRecommender):
     smooth enough for a short ``patience`` (2 validations, 10 epochs at ``eval_every=5``).
     ``threads`` defaults to None (torch's own setting, all physical cores): an epoch is a few
     wide matrix products over the catalog, which parallelise well, unlike the small per-batch
-    operations for which the other models default to one thread.
+    operations for which the other models default to two threads.
     """
 
     variational = False

@@ -124,12 +124,15 @@ class TwoTowerDot(TorchRecommender):
     outputs of the batch (on the embeddings alone it would be undone by the towers' weights).
     With the softmax a batch is ``batch_size`` training pairs and nothing else (no negative
     is sampled); its cost grows with ``batch_size`` squared, so the default batch is small.
+    Every epoch holds many steps, so the validation curve rises quickly and then flattens:
+    validating every 3 epochs with a patience of 2 stops a few epochs after its peak.
     """
 
     def __init__(self, factors: int = 64, hidden: Sequence[int] = (128,), dropout: float = 0.0,
                  loss: str = "softmax", reg: float = 1e-2, lr: float = 3e-3, epochs: int = 50,
-                 batch_size: int = 512, **kwargs) -> None:
-        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, **kwargs)
+                 batch_size: int = 512, eval_every: int = 3, patience: int = 2, **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, eval_every=eval_every,
+                         patience=patience, **kwargs)
         self.hidden, self.dropout, self.loss, self.reg = tuple(hidden), dropout, loss, reg
 
     def _check_params(self) -> None:
