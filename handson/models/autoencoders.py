@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +29,7 @@ __all__ = ["DAE", "MultVAE", "AEModule"]
 class AEModule(nn.Module):
     """``n_items -> hidden -> factors (x2 when variational) -> hidden -> n_items`` with tanh.
 
-    The input rows are sparse (a user has a few dozen of thousands of items), so the first
+    The input rows are sparse (a user has a few dozen items out of thousands), so the first
     layer is an :class:`torch.nn.EmbeddingBag`: the weighted sum of the columns of the user's
     items, which is the dense product ``W x_u`` without multiplying the zeros (and initialised
     like the :class:`torch.nn.Linear` it replaces)."""
@@ -45,15 +46,11 @@ class AEModule(nn.Module):
         self.decoder = nn.Sequential(nn.Linear(factors, hidden), nn.Tanh(), nn.Linear(hidden, n_items))
 
     def forward(self, bag: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """A batch of sparse rows as ``(items, offsets, values)`` (CSR: every row's item
-        indices and values, one after another, and where each row starts) -> logits
-        (B, n_items) and the KL term per user (B,) (zeros for DAE). The rows are L2-normalised,
-        then dropout corrupts their non-zeros (the zeros it would drop are zero anyway)."""
+        """A batch of L2-normalised sparse rows as ``(items, offsets, values)`` (CSR: every
+        row's item indices and values, one after another, and where each row starts; see
+        :meth:`DAE._bag`) -> logits (B, n_items) and the KL term per user (B,) (zeros for
+        DAE). Dropout corrupts the non-zeros (the zeros it would drop are zero anyway)."""
         items, offsets, values = bag
-        lengths = torch.diff(offsets, append=torch.tensor([len(items)], device=items.device))
-        norms = torch.zeros(len(offsets), device=values.device).index_add_(
-            0, torch.repeat_interleave(torch.arange(len(offsets), device=items.device), lengths), values.pow(2))
-        values = values / norms.sqrt().clamp_min(1e-12).repeat_interleave(lengths)
         values = F.dropout(values, self.dropout, self.training)
         z = self.encoder(self.inp(items, offsets, per_sample_weights=values) + self.inp_bias)
         kl = torch.zeros(len(offsets), device=values.device)
@@ -96,26 +93,28 @@ class DAE(TorchRecommender):
         self._beta = 0.0
         return AEModule(train.n_items, self.hidden, self.factors, self.dropout, self.variational)
 
-    def _bag(self, users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The training rows of ``users`` as ``(items, offsets, values)`` tensors on the device."""
-        rows = self.train_[users]
+    def _bag(self, rows: sp.csr_matrix) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """CSR rows, L2-normalised, as ``(items, offsets, values)`` tensors on the device."""
+        norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+        values = rows.data / np.repeat(np.maximum(norms, 1e-12), np.diff(rows.indptr))
         return tuple(torch.from_numpy(np.asarray(a, dtype=dt)).to(self.device_) for a, dt in
-                     ((rows.indices, np.int64), (rows.indptr[:-1], np.int64), (rows.data, np.float32)))
+                     ((rows.indices, np.int64), (rows.indptr[:-1], np.int64), (values, np.float32)))
 
     def _batches(self, train: Interactions, rng: np.random.Generator) -> Iterator[dict[str, torch.Tensor]]:
         active = np.nonzero(np.diff(self.train_.indptr))[0]
         order = rng.permutation(active)
         for start in range(0, len(order), self.batch_size):
             users = order[start:start + self.batch_size]
-            yield {"users": torch.from_numpy(users).to(self.device_), "bag": self._bag(users),
-                   "rows": torch.from_numpy(self.train_[users].toarray()).to(self.device_)}
+            rows = self.train_[users]
+            yield {"users": torch.from_numpy(users).to(self.device_), "bag": self._bag(rows),
+                   "rows": torch.from_numpy(rows.toarray()).to(self.device_)}
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         logits, kl = self.module_(batch["bag"])
         return (multinomial_nll(logits, batch["rows"]) + self._beta * kl).mean()
 
     def _score_batch(self, users: torch.Tensor) -> torch.Tensor:
-        return self.module_(self._bag(users.cpu().numpy()))[0]
+        return self.module_(self._bag(self.train_[users.cpu().numpy()]))[0]
 
 
 class MultVAE(DAE):
