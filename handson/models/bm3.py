@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
-from .graph import layer_mean, normalized_adjacency, pair_scores, prune_edges, reduce_features, squared_norms
+from .graph import (check_feature_dim, layer_mean, normalized_adjacency, pair_scores, prune_edges,
+                    reduce_features, squared_norms)
 from .losses import bootstrap_loss, bpr_loss, info_nce
 from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
@@ -104,9 +105,7 @@ class BM3(TorchRecommender):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.feature_dim is not None and (not isinstance(self.feature_dim, (int, np.integer))
-                                             or self.feature_dim < 1):
-            raise ValueError(f"BM3: feature_dim must be None or a positive integer, got {self.feature_dim!r}.")
+        check_feature_dim(self.feature_dim, "BM3")
         if self.ssl not in ("infonce", "bootstrap"):
             raise ValueError(f"ssl must be 'infonce' or 'bootstrap', got {self.ssl!r}.")
         if self.ssl_weight < 0 or self.temperature <= 0:

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..datasets import Interactions
 from .base import Recommender
-from .graph import reduce_features
+from .graph import check_feature_dim, reduce_features
 from .losses import bpr_loss
 from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
@@ -168,10 +168,7 @@ class CLIPContentMLP(TorchRecommender):
             raise ValueError(f"CLIPContentMLP: hidden must be a positive integer, got {self.hidden!r}.")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"CLIPContentMLP: dropout must lie in [0, 1), got {self.dropout!r}.")
-        if self.feature_dim is not None and (not isinstance(self.feature_dim, (int, np.integer))
-                                             or self.feature_dim < 1):
-            raise ValueError(f"CLIPContentMLP: feature_dim must be None or a positive integer, "
-                             f"got {self.feature_dim!r}.")
+        check_feature_dim(self.feature_dim, "CLIPContentMLP")
 
     def _build(self, train: Interactions, item_features: dict[str, np.ndarray]) -> nn.Module:
         items = content_embeddings(item_features, self.modalities, self.normalize, self.item_masks_)

@@ -30,8 +30,8 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from .graph import (layer_mean, normalized_adjacency, pair_scores, prune_edges, reduce_features, sparse_mm,
-                    squared_norms, to_torch_sparse)
+from .graph import (check_feature_dim, layer_mean, normalized_adjacency, pair_scores, prune_edges,
+                    reduce_features, sparse_mm, squared_norms, to_torch_sparse)
 from .item_graph import modality_graph
 from .losses import bpr_loss
 from .modality import check_modalities, prepare
@@ -109,9 +109,7 @@ class FREEDOM(TorchRecommender):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.feature_dim is not None and (not isinstance(self.feature_dim, (int, np.integer))
-                                             or self.feature_dim < 1):
-            raise ValueError(f"FREEDOM: feature_dim must be None or a positive integer, got {self.feature_dim!r}.")
+        check_feature_dim(self.feature_dim, "FREEDOM")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout} is the share of edges pruned; it must lie in [0, 1).")
         for name in ("n_layers", "n_item_layers"):

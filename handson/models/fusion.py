@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..datasets import Interactions
-from .graph import reduce_features
+from .graph import check_feature_dim, reduce_features
 from .losses import bce_loss, bpr_loss, info_nce, multinomial_nll
 from .modality import check_modalities, prepare
 from .torch_base import TorchRecommender
@@ -204,9 +204,7 @@ class MMFusion(TorchRecommender):
             raise ValueError(f"MMFusion: dropout must lie in [0, 1), got {self.dropout!r}.")
         if self.loss not in (None, "bpr", "bce", "softmax"):
             raise ValueError(f"loss must be None, 'bpr', 'bce' or 'softmax', got {self.loss!r}.")
-        if self.feature_dim is not None and (not isinstance(self.feature_dim, (int, np.integer))
-                                             or self.feature_dim < 1):
-            raise ValueError(f"MMFusion: feature_dim must be None or a positive integer, got {self.feature_dim!r}.")
+        check_feature_dim(self.feature_dim, "MMFusion")
         if self.loss == "softmax" and self.fusion == "attention":
             raise ValueError("loss='softmax' scores every item for every user of a batch, too costly with "
                              "fusion='attention' (one fusion per user-item pair); use loss='bpr' or 'bce'.")

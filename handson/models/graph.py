@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["bipartite_adjacency", "normalized_adjacency", "to_torch_sparse", "sparse_mm", "propagate",
+__all__ = ["check_feature_dim", "bipartite_adjacency", "normalized_adjacency", "to_torch_sparse", "sparse_mm", "propagate",
            "layer_mean", "pair_scores", "squared_norms", "prune_edges", "reduce_features"]
 
 
@@ -143,6 +143,13 @@ def prune_edges(train_csr: sp.csr_matrix, dropout: float, rng: np.random.Generat
     keys = np.log(rng.random(r.nnz)) / w                # Efraimidis-Spirakis weighted sampling
     kept = np.argpartition(-keys, keep - 1)[:keep]
     return sp.csr_matrix((np.ones(keep, np.float32), (users[kept], items[kept])), shape=r.shape)
+
+
+def check_feature_dim(dim: object, model: str) -> None:
+    """A clear error unless ``dim`` (a model's ``feature_dim`` for :func:`reduce_features`) is
+    None or a positive integer."""
+    if dim is not None and (not isinstance(dim, (int, np.integer)) or dim < 1):
+        raise ValueError(f"{model}: feature_dim must be None or a positive integer, got {dim!r}.")
 
 
 def reduce_features(x: np.ndarray, dim: int | None) -> np.ndarray:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import Interactions
-from .graph import reduce_features
+from .graph import check_feature_dim, reduce_features
 from .losses import bpr_loss
 from .modality import check_modalities, prepare
 from .spectral import add_svd_start, check_init
@@ -164,9 +164,7 @@ class VBPR(TorchRecommender):
             raise ValueError(f"VBPR: projection must be 'concat' or 'per_modality', got {self.projection!r}.")
         if self.normalize not in ("l2", "standard", None):
             raise ValueError(f"VBPR: normalize must be 'l2', 'standard' or None, got {self.normalize!r}.")
-        if self.feature_dim is not None and (not isinstance(self.feature_dim, (int, np.integer))
-                                             or self.feature_dim < 1):
-            raise ValueError(f"VBPR: feature_dim must be None or a positive integer, got {self.feature_dim!r}.")
+        check_feature_dim(self.feature_dim, "VBPR")
         if not self.reg >= 0:
             raise ValueError(f"VBPR: reg must be >= 0, got {self.reg!r}.")
         if not self.reg_content >= 0:
