@@ -76,14 +76,14 @@ def get_device(prefer: str | None = None) -> str:
 
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch CPU threads, then restore the previous setting
-    (``None``: leave torch alone)."""
+    """Run the block with ``n`` torch CPU threads (at most the machine's cores), then restore
+    the previous setting (``None``: leave torch alone)."""
     if n is None:
         yield
         return
     import torch
     old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
+    torch.set_num_threads(min(int(n), os.cpu_count() or 1))
     try:
         yield
     finally:

@@ -16,7 +16,6 @@ autoencoders), ``_before_scoring()`` (cache propagated embeddings), ``_on_epoch_
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
@@ -131,8 +130,7 @@ class TorchRecommender(Recommender):
         self.item_features_ = item_features         # kept (not copied) so that save() can rebuild the module
         torch.manual_seed(self.seed)
         self._sampler = None                        # training pairs may differ from the last fit
-        threads = None if self.threads is None else min(self.threads, os.cpu_count() or 1)
-        with torch_threads(threads if self.device_.type == "cpu" else None):
+        with torch_threads(self.threads if self.device_.type == "cpu" else None):
             self.module_ = self._build(train, item_features).to(self.device_)
             self.training_ = training.fit_loop(self, train, valid, **self._fit_options)
             self.history_ = self.training_.history
