@@ -33,7 +33,7 @@ def _models(seed: int) -> dict:
         "GFCF": M.GFCF(),
         **{name: getattr(M, name)(**learned) for name in (
             "BPR", "TwoTowerMLP", "DAE", "MultVAE", "LightGCN", "VBPR", "FREEDOM", "BM3", "MMFusion")},
-        "TwoTowerDot": M.TwoTowerDot(**{**learned, "epochs": 20}),   # the slowest; peaks by epoch 15
+        "TwoTowerDot": M.TwoTowerDot(seed=seed, verbose=False),   # peaks within a few epochs: validated every one
         # averaging image and text needs one joint space (notebook 09 builds it with
         # mini-CLIP or CLIP); with two unrelated encoders, the text alone
         "CLIPContent (text)": M.CLIPContent(modalities=("text",)),

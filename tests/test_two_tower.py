@@ -1,10 +1,13 @@
-"""TwoTowerDot: softmax batches are the training pairs themselves; quality against BPR-MF on toyshop."""
+"""TwoTowerDot: softmax batches are the training pairs themselves; residual towers start at the
+matrix factorisation of the embeddings (the SVD start by default); quality against BPR-MF on toyshop."""
 import numpy as np
 import pytest
+import torch
 
 from handson import datasets, split
 from handson.evaluation import evaluate
 from handson.models import BPR, MostPop, TwoTowerDot
+from handson.models.spectral import svd_factors
 
 
 def test_softmax_batches_hold_every_training_pair_once_and_no_negative():
@@ -22,16 +25,39 @@ def test_softmax_batches_hold_every_training_pair_once_and_no_negative():
     assert "neg" in next(iter(bpr._batches(train, rng)))
 
 
-def test_dot_tower_is_close_to_bpr_mf_on_toyshop():
+def test_towers_start_as_the_identity_at_the_svd_of_the_training_matrix():
+    train = split.random_split(datasets.load("toyshop"), test=0.2, seed=0).train
+    model = TwoTowerDot(epochs=1, seed=0, verbose=False).fit(train)
+    model.train_ = train.to_csr()
+    module = model._build(train, {})                       # a fresh start, before any step
+    users = torch.arange(train.n_users)
+    with torch.no_grad():
+        torch.testing.assert_close(module.users(users), module.user(users))     # f(p) = p at the start
+        torch.testing.assert_close(module.items(), module.item.weight)
+        start = (module.users(users) @ module.items().T).numpy()
+    U, V = svd_factors(train.to_csr(), model.factors, seed=0)
+    np.testing.assert_allclose(start, U @ V.T, atol=0.05)     # PureSVD's scores, plus init_std noise
+    normal = TwoTowerDot(init="normal", init_std=0.1, epochs=1, seed=0, verbose=False).fit(train)
+    assert normal.module_.item.weight.std() > 0.05
+    with pytest.raises(ValueError, match="init must be 'svd'"):
+        TwoTowerDot(init="pca", verbose=False).fit(train)
+
+
+def test_dot_tower_reaches_bpr_mf_on_toyshop():
+    """An in-batch softmax two-tower on IDs is a matrix factorisation: with the defaults of both
+    it ranks close to BPR-MF (the issue's bar is 95% on MovieLens; toyshop's split is smaller,
+    so the test leaves 10% for seed noise) and far above popularity, in a few epochs."""
     ds = datasets.load("toyshop")
     train, valid, test = split.random_split(ds, test=0.2, valid=0.1, seed=42)
 
     def recall(model):
         return evaluate(model, test, seen=[train, valid], k=20, progress=False)["Recall@20"]
-    towers = recall(TwoTowerDot(epochs=30, verbose=False).fit(train, valid=valid))
-    mf = recall(BPR(factors=32, lr=0.01, epochs=40, eval_every=5, verbose=False).fit(train, valid=valid))
+    model = TwoTowerDot(seed=0, verbose=False).fit(train, valid=valid)
+    towers = recall(model)
+    mf = recall(BPR(seed=0, verbose=False).fit(train, valid=valid))
     pop = recall(MostPop().fit(train))
-    assert towers > 1.1 * pop and towers > 0.75 * mf, dict(towers=towers, bpr=mf, pop=pop)
+    assert towers > 1.3 * pop and towers > 0.9 * mf, dict(towers=towers, bpr=mf, pop=pop)
+    assert len(model.history_) <= 15
 
 
 @pytest.mark.parametrize("kwargs, match", [(dict(loss="hinge"), "loss must be"),
