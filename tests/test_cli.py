@@ -14,10 +14,13 @@ def test_demo_fits_every_model_class_of_the_library():
     assert every <= classes, f"the demo misses {sorted(every - classes)}"
 
 
-def test_demo_learned_models_validate_and_stay_quiet():
+def test_demo_learned_models_keep_their_validation_schedule_and_stay_quiet():
     for name, model in _models(seed=0).items():
         if hasattr(model, "epochs"):
-            assert model.verbose is False and model.eval_every == 5, name
+            default = type(model)()
+            assert model.verbose is False, name
+            assert (model.eval_every, model.patience, model.epochs) == (default.eval_every, default.patience,
+                                                                        default.epochs), name
 
 
 def test_doctor_prints_versions_and_offline_encoders():

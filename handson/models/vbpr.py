@@ -118,16 +118,19 @@ class VBPR(TorchRecommender):
     carry most of what the content says; None keeps the raw features, as the paper does.
     ``reg``: L2 penalty on the batch's user rows and item factors (not the item bias).
     ``reg_content``: L2 penalty on ``E`` and ``beta'``, the paper's lambda_E; it must stay
-    small, since ``E`` is shared by every item. ``init``: "normal" (default) starts from small
-    random user rows and zero item rows, as the paper does; "svd" starts the ID part
+    small, since ``E`` is shared by every item. ``init``: "svd" (default) starts the ID part
     (``gamma_u``, ``gamma_i``) where :class:`handson.models.BPR` starts, at the denoised
-    truncated SVD of the training matrix (:mod:`handson.models.spectral`). With "svd" and
-    small decaying steps (e.g. ``lr=3e-4, lr_decay=0.95, batch_size=4096, eval_every=2,
-    patience=3``) warm items are ranked well within a few epochs, but the content part, which
-    a new item relies on, then has too few steps to learn: keep "normal" for cold items.
-    ``init_std``: standard deviation of the normal initial user rows (item ID
-    rows start at 0). ``id_dropout``: share of the sampled items
-    whose ID part (``gamma_i``, ``beta_i``) is left out of a training triple, so that the item
+    truncated SVD of the training matrix (:mod:`handson.models.spectral`); "normal" starts from
+    small random user rows and zero item rows, as the paper does, and needs several times the
+    epochs (e.g. ``lr=2e-3, batch_size=2048, eval_every=5``). Either way the content part starts
+    from nothing and learns only while training runs. From the SVD start the warm validation
+    score is high at once and dips while the content part grows, so the steps stay large
+    (``lr``) and the ``patience`` long enough (five validations, ten epochs) to see past that
+    dip: with BPR's small, decaying steps or a short patience, training stops before the
+    content has learned, and new items, scored by their content alone, are ranked little
+    better than at random. ``init_std``: standard deviation of the normal initial user rows
+    (item ID rows start at 0, or at the SVD). ``id_dropout``: share of the sampled items whose
+    ID part (``gamma_i``, ``beta_i``) is left out of a training triple, so that the item
     is scored as a new item is, through its content alone. Without it the ID part explains
     the training data and the content part only learns what the IDs leave over, a supporting
     role; an item never seen in training is then ranked by a content score that was never
@@ -146,9 +149,11 @@ class VBPR(TorchRecommender):
     def __init__(self, modalities: Sequence[str] = ("image", "text"), factors: int = 64,
                  content_factors: int = 32, projection: str = "concat", normalize: str | None = "l2",
                  feature_dim: int | None = 128, reg: float = 5e-3, reg_content: float = 5e-5,
-                 init: str = "normal", init_std: float = 1e-3, id_dropout: float = 0.0, lr: float = 2e-3,
-                 epochs: int = 200, **kwargs) -> None:
-        super().__init__(factors=factors, lr=lr, epochs=epochs, **kwargs)
+                 init: str = "svd", init_std: float = 1e-3, id_dropout: float = 0.0, lr: float = 4e-3,
+                 epochs: int = 100, batch_size: int = 4096, eval_every: int = 2, patience: int = 5,
+                 **kwargs) -> None:
+        super().__init__(factors=factors, lr=lr, epochs=epochs, batch_size=batch_size, eval_every=eval_every,
+                         patience=patience, **kwargs)
         self.init = init
         self.reg_content, self.id_dropout = reg_content, id_dropout
         self.modalities = check_modalities(modalities, "VBPR")
@@ -182,6 +187,8 @@ class VBPR(TorchRecommender):
                             self.init_std)
         if self.init == "svd":          # the ID part starts at BPR-MF's spectral start (models/spectral.py)
             add_svd_start(module.user.weight, module.item.weight, self.train_, self.factors, self.seed)
+            with torch.no_grad():       # items absent from train keep their zero ID rows (rounding aside)
+                module.item.weight.mul_(module.known[:, None])
         return module
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
