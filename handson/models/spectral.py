@@ -62,15 +62,18 @@ def svd_factors(X: sp.spmatrix, k: int, seed: int = 0, shrink: bool = True) -> t
     return U, V
 
 
-def add_svd_start(user: "torch.Tensor", item: "torch.Tensor", X: sp.spmatrix, k: int, seed: int = 0) -> None:
+def add_svd_start(user: "torch.Tensor", item: "torch.Tensor", X: sp.spmatrix, k: int,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Add :func:`svd_factors` of ``X`` to the first ``k`` columns of the embedding tables
     ``user`` ``(n_users, >= k)`` and ``item`` ``(n_items, >= k)``, in place (no gradient):
-    on top of a model's small random initial vectors, which keep breaking ties."""
+    on top of a model's small random initial vectors, which keep breaking ties. Returns the
+    factors that were added, for a model that starts more of its parameters from them."""
     import torch
     users, items = svd_factors(X, k, seed)
     with torch.no_grad():
         user[:, :k] += torch.from_numpy(users).to(user.device, user.dtype)
         item[:, :k] += torch.from_numpy(items).to(item.device, item.dtype)
+    return users, items
 
 
 def check_init(init: str, model: str) -> None:
