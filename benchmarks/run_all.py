@@ -173,9 +173,17 @@ def row(label: str, kind: str, res: dict, fit_s: float, epochs: int, ms: float, 
             "nDCG@20": res[f"nDCG@{K}"], "fit_s": fit_s, "epochs": epochs, "ms_per_epoch": ms}
 
 
+def warm_up_torch() -> None:
+    """Pay torch's one-off lazy imports before any clock starts: its first optimizer imports
+    ``torch._dynamo`` (over a second on 2 cores), which would otherwise be charged to whichever
+    model is timed first, as a session pays it once; Cornac's imports are paid before its clock too."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def run(ds, feats, labels, seed: int) -> list[dict]:
     """Each model of ``labels`` with its defaults on the split of ``seed``."""
     train, valid, test = split_of(ds, seed)
+    warm_up_torch()
     rows = []
     for label in labels:
         model, start = make(label, seed), time.perf_counter()
