@@ -69,8 +69,9 @@ def check_towers(answer: Any) -> bool | None:
         return None
     text = str(answer).lower().replace("-", " ")
     ok = any(t in text for t in ("matrix factorization", "matrix factorisation", "bpr mf")) or text.strip() == "mf"
-    return report("towers", ok, "each tower is then a linear map of an embedding (the embedding absorbs it): "
-                  "user . item is matrix factorization." if ok else "look at what a tower computes when it has no hidden layer.")
+    hint = ("each tower is then a linear map of an embedding (the embedding absorbs it): user . item is "
+            "matrix factorization." if ok else "look at what a tower computes when it has no hidden layer.")
+    return report("towers", ok, hint)
 
 
 def check_modality_models(models: Any, test: Interactions, seen: Any, k: int) -> bool | None:

@@ -106,9 +106,9 @@ def _content_start(module: VBPRModule, users: np.ndarray, items: np.ndarray) -> 
     user's first ``c`` SVD factors (added to its small random start); ``c`` is ``content_factors``
     or ``k`` if smaller. The ID rows of seen items keep the residual ``gamma_i - E f_i``, so the
     model starts at PureSVD's scores on seen items, and a new item starts at the SVD factors its
-    features predict instead of at a random content score. The ridge is a tenth of the mean
-    diagonal of ``F^T F``; the start barely depends on it (a hundred times less or more gave
-    the same validation score on MovieLens).
+    features predict instead of at a random content score. The ridge, a tenth of the mean
+    diagonal of ``F^T F``, keeps the solve well-posed for collinear features; the start barely
+    depends on its exact value.
     """
     known = module.known.cpu().numpy() > 0
     if not known.any():
@@ -218,7 +218,7 @@ class VBPR(TorchRecommender):
         self.known_items_ = train.item_counts() > 0
         module = VBPRModule(train.n_users, blocks, self.known_items_, self.factors, self.content_factors,
                             self.init_std)
-        if self.init == "svd":          # the ID part starts at BPR-MF's spectral start (models/spectral.py)
+        if self.init == "svd":          # both parts start from BPR-MF's spectral start (models/spectral.py)
             users, items = add_svd_start(module.user.weight, module.item.weight, self.train_, self.factors,
                                          self.seed)
             _content_start(module, users, items)
