@@ -107,8 +107,9 @@ def load(name: str, ml_path: Path, with_features: bool = True, max_items: int | 
          max_users: int | None = None) -> tuple[datasets.Dataset, dict] | None:
     """The dataset and its ``{"image": V, "text": T}`` features (``{}`` without
     ``with_features``), or None when unavailable. ``max_items`` / ``max_users``: MovieLens cut
-    to its most-rated items and then to users drawn at random (:meth:`Dataset.subsample`), e.g. a catalog
-    of the size of the issue's hidden split (1,700 items, 1,000 users)."""
+    to its most-rated items and then to users drawn at random (:meth:`Dataset.subsample`), e.g.
+    a catalog of the size of the issue's hidden split (1,700 items, 1,000 users); toyshop
+    ignores them."""
     if name == "toyshop":
         ds, size = datasets.load("toyshop"), 128        # toyshop images are 128 px (notebook 02)
     elif (ml_path / "ratings.csv").is_file():
@@ -174,7 +175,7 @@ def row(label: str, kind: str, res: dict, fit_s: float, epochs: int, ms: float, 
 
 
 def warm_up_torch() -> None:
-    """Pay torch's one-off lazy imports before any clock starts: its first optimizer imports
+    """Pay torch's one-off lazy imports once, before any clock starts: its first optimizer imports
     ``torch._dynamo`` (over a second on 2 cores), which would otherwise be charged to whichever
     model is timed first, as a session pays it once; Cornac's imports are paid before its clock too."""
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
@@ -183,7 +184,6 @@ def warm_up_torch() -> None:
 def run(ds, feats, labels, seed: int) -> list[dict]:
     """Each model of ``labels`` with its defaults on the split of ``seed``."""
     train, valid, test = split_of(ds, seed)
-    warm_up_torch()
     rows = []
     for label in labels:
         model, start = make(label, seed), time.perf_counter()
@@ -295,13 +295,13 @@ def main() -> None:
     print("machine: " + " · ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     results = {"machine": info, "split": f"per-user random, test {TEST}, valid {VALID} (10% of train)",
                "data": {}}
+    warm_up_torch()
     for name in args.data:
-        cut = name == "movielens" and (args.max_items or args.max_users)
-        loaded = load(name, ml_dir(args.ml_dir), max_items=args.max_items if cut else None,
-                      max_users=args.max_users if cut else None)
+        loaded = load(name, ml_dir(args.ml_dir), max_items=args.max_items, max_users=args.max_users)
         if loaded is None:
             continue
-        if cut:      # not the copy the issue's targets are stated for: its lines are information
+        # a cut MovieLens is not the copy the issue's targets are stated for: its lines are information
+        if name == "movielens" and (args.max_items or args.max_users):
             name = f"{name} ({loaded[0].n_items} items, {loaded[0].n_users} users)"
         results["data"][name] = bench_data(name, *loaded, labels, args)
     from bench_report import checks, format_check, update_readme, write_outputs

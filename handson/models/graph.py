@@ -21,8 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["check_feature_dim", "bipartite_adjacency", "normalized_adjacency", "to_torch_sparse", "sparse_mm", "propagate",
-           "layer_mean", "pair_scores", "squared_norms", "prune_edges", "reduce_features"]
+__all__ = ["check_feature_dim", "bipartite_adjacency", "normalized_adjacency", "to_torch_sparse", "sparse_mm",
+           "propagate", "layer_mean", "pair_scores", "squared_norms", "prune_edges", "reduce_features"]
 
 
 def bipartite_adjacency(train_csr: sp.spmatrix) -> sp.csr_matrix:
